@@ -11,7 +11,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
         (f"share/{package_name}", ["package.xml"]),
     ],
-    include_package_data=True,
+    package_data={package_name: ["weights/*.pt", "weights/*.md"]},
     python_requires=">=3.10",
     zip_safe=False,
     maintainer="occtrack_ros maintainers",
