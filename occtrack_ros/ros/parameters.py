@@ -1,0 +1,155 @@
+"""Every parameter of the tracker node in one table: name, default, description, validator.
+
+The node declares them from this table (with ParameterDescriptor descriptions), validates every
+change with the same validators, config/occtrack.yaml carries the same defaults (a test checks
+it), and ``python -m occtrack_ros.ros.parameters`` prints the README table.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+NODE_NAME = "occtrack_tracker"
+
+DEPTH_SOURCES = ("topic", "learned", "pretrained", "none")
+QOS_RELIABILITY = ("best_effort", "reliable")
+SYNC_BACKENDS = ("auto", "builtin")
+IMAGE_TRANSPORTS = ("raw", "compressed")
+INSTANCE_ENCODINGS = ("32SC1", "mono16")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: object
+    description: str
+    validate: Callable[[object], str | None] = lambda v: None  # returns an error message or None
+    read_only: bool = True   # False: may change at run time (``ros2 param set``)
+
+
+def _one_of(choices):
+    return lambda v: None if v in choices else f"must be one of {list(choices)}, got {v!r}"
+
+
+def _positive(v):
+    return None if v > 0 else f"must be > 0, got {v!r}"
+
+
+def _non_negative(v):
+    return None if v >= 0 else f"must be >= 0, got {v!r}"
+
+
+def _unit(v):
+    return None if 0.0 <= v <= 1.0 else f"must be in [0, 1], got {v!r}"
+
+
+def _topic(v):
+    return None if isinstance(v, str) and v.strip() and " " not in v else f"must be a topic name, got {v!r}"
+
+
+def _device(v):
+    ok = v == "cpu" or v == "cuda" or (v.startswith("cuda:") and v[5:].isdigit())
+    return None if ok else f"must be 'cpu', 'cuda' or 'cuda:N', got {v!r}"
+
+
+def _pose7(v):
+    if len(v) != 7:
+        return f"must be 7 numbers [x, y, z, qx, qy, qz, qw], got {len(v)}"
+    return None if sum(q * q for q in v[3:]) > 1e-12 else "quaternion part must be non-zero"
+
+
+def _plugin(v):
+    return None if v == "" or (":" in v and all(v.split(":", 1))) else f"must be '' or 'module:callable', got {v!r}"
+
+
+PARAMETERS: tuple[Param, ...] = (
+    # Models.
+    Param("device", "cpu", "torch device for the detector and depth nets: cpu, cuda, cuda:N.", _device),
+    Param("threads", 0, "torch CPU threads; 0 = torch's default (all cores). Lower it on a shared robot computer.",
+          _non_negative),
+    Param("detector_weights", "", "detector checkpoint (.pt); empty = the shipped occlusion-preset weights."),
+    Param("tracker_weights", "", "tracker (association GNN) checkpoint; empty = the shipped weights."),
+    Param("depth_weights", "", "depth/pose checkpoint for depth_source 'learned'; empty = the shipped weights."),
+    Param("depth_source", "topic",
+          "where depth comes from: 'topic' (the depth input, synchronised), 'learned' (self-supervised "
+          "DepthNet), 'pretrained' (a transformers depth model), 'none' (boxes only, no 3D).",
+          _one_of(DEPTH_SOURCES)),
+    Param("detector_plugin", "", "advanced: 'module:callable' returning an object with detect(frames) and "
+          "reset(), used instead of the learned detector (e.g. a wrapper around another detector).", _plugin),
+    Param("tracker_plugin", "", "advanced: 'module:callable' returning an object with the Tracker interface "
+          "(step, predict, correct, reset), used instead of the learned tracker.", _plugin),
+    # Thresholds.
+    Param("score_threshold", 0.5, "detections with a lower score are not passed to the tracker. Raise it if "
+          "clutter starts tracks, lower it if objects are missed.", _unit, read_only=False),
+    Param("max_occlusion_age", 90, "frames an unobserved confirmed track is kept (OCCLUDED, drawn as a ghost) "
+          "before it is LOST. Raise it for long occlusions at a high frame rate.", _non_negative),
+    # Topics (relative names, remappable as usual).
+    Param("image_topic", "image", "colour image input (rgb8/bgr8/rgba8/bgra8/mono8).", _topic),
+    Param("image_transport", "raw", "'raw' (sensor_msgs/Image) or 'compressed' (sensor_msgs/CompressedImage "
+          "on <image_topic>/compressed).", _one_of(IMAGE_TRANSPORTS)),
+    Param("depth_topic", "depth", "depth input (16UC1 mm or 32FC1 m, registered to the colour image); used "
+          "when depth_source is 'topic'.", _topic),
+    Param("camera_info_topic", "camera_info", "sensor_msgs/CameraInfo of the colour image; without it "
+          "intrinsics fall back to a 60 degree horizontal field of view (with a warning).", _topic),
+    Param("odom_topic", "odom", "nav_msgs/Odometry of the camera platform; used when use_odometry is true.",
+          _topic),
+    Param("use_odometry", True, "synchronise odometry with the images: tracks are then reported in the "
+          "odometry frame and ego-motion is compensated. False: camera optical frame."),
+    Param("base_to_camera", [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+          "pose [x, y, z, qx, qy, qz, qw] of the camera optical frame in the odometry child frame "
+          "(identity when the odometry already describes the optical frame).", _pose7),
+    # Synchronisation and QoS.
+    Param("sync_queue_size", 10, "messages kept per input while waiting for partners (ApproximateTime).",
+          _positive),
+    Param("sync_slop", 0.02, "largest stamp difference [s] between synchronised inputs. Raise it for "
+          "unsynchronised sensors, at most half the frame period.", _positive),
+    Param("sync_backend", "auto", "'auto': message_filters when installed, else the built-in equivalent; "
+          "'builtin': always the built-in one (as `occtrack replay`).", _one_of(SYNC_BACKENDS)),
+    Param("qos_reliability", "best_effort", "input QoS reliability: 'best_effort' (sensor data, default) or "
+          "'reliable' (e.g. for lossless bag replay).", _one_of(QOS_RELIABILITY)),
+    Param("qos_depth", 5, "input QoS history depth.", _positive),
+    Param("time_jump_reset", 1.0, "a stamp going back by more than this [s] (a looping bag) resets the "
+          "tracker; smaller backward steps are dropped as out of order.", _positive),
+    # Outputs.
+    Param("instances_encoding", "32SC1", "label image of track ids on ~/instances: '32SC1' or 'mono16' "
+          "(ids above 65535 saturate).", _one_of(INSTANCE_ENCODINGS)),
+    Param("trajectory_length", 30, "positions kept per track for its trajectory marker.", _positive,
+          read_only=False),
+    Param("diagnostics_period", 5.0, "seconds between the status log line (frames, drops, latency).",
+          _positive, read_only=False),
+)
+
+BY_NAME = {p.name: p for p in PARAMETERS}
+
+
+def validate(name: str, value) -> str | None:
+    """Error message for ``name := value``, or None when it is acceptable."""
+    param = BY_NAME.get(name)
+    if param is None:
+        return None  # standard parameters such as use_sim_time are validated by rclpy
+    default = param.default
+    if isinstance(default, bool) != isinstance(value, bool):
+        return f"{name}: expected {type(default).__name__}, got {value!r}"
+    if isinstance(default, float) and isinstance(value, int):
+        value = float(value)
+    if isinstance(default, list) and isinstance(value, (list, tuple)):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return f"{name}: expected numbers, got {value!r}"
+    elif not isinstance(value, type(default)):
+        return f"{name}: expected {type(default).__name__}, got {value!r}"
+    error = param.validate(value)
+    return None if error is None else f"{name} {error}"
+
+
+def markdown_table() -> str:
+    lines = ["| parameter | default | description |", "|---|---|---|"]
+    for p in PARAMETERS:
+        default = repr(p.default) if isinstance(p.default, str) else str(p.default)
+        dyn = "" if p.read_only else " (dynamic)"
+        lines.append(f"| `{p.name}` | `{default}` | {p.description}{dyn} |")
+    lines.append("| `use_sim_time` | `False` | standard ROS 2 parameter: take time from /clock (bag replay). |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())
