@@ -1,0 +1,77 @@
+"""The self-supervised objective on a (target, sources) batch, shared by every training stage.
+
+One target frame is reconstructed from each source frame (its temporal neighbours) through the
+target's depth, the predicted ``T_source_target`` and the intrinsics; the loss is Monodepth2's
+multi-scale min-reprojection, auto-masked photometric error plus edge-aware smoothness. The pose
+pretraining stage swaps the depth network for a fixed fronto-parallel plane (``plane_depth``):
+rotation does not depend on depth at all and the plane's parallax gives translation a direction,
+so the pose net learns ego-motion before any depth exists to collapse against.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from occtrack_ros.geometry.rotation import axis_angle_to_matrix
+from occtrack_ros.models.depth_pose.depth_net import DepthNet, disp_to_depth
+from occtrack_ros.models.depth_pose.losses import (
+    PhotometricConfig,
+    PhotometricError,
+    edge_aware_smoothness,
+    reprojection_loss,
+)
+from occtrack_ros.models.depth_pose.pose_net import PoseNet
+from occtrack_ros.models.depth_pose.warp import ViewSynthesis
+
+
+class DepthPoseObjective(nn.Module):
+    """forward(target (B,3,H,W), sources [(B,3,H,W)], K (B,3,3)) -> (loss, stats dict of tensors).
+
+    ``plane_depth`` not None: depth is that constant instead of DepthNet's (pose pretraining).
+    """
+
+    def __init__(self, height: int, width: int, config: PhotometricConfig | None = None):
+        super().__init__()
+        self.config = config or PhotometricConfig()
+        self.error = PhotometricError(self.config.alpha)
+        self.synth = ViewSynthesis(height, width)
+        self.height, self.width = height, width
+
+    def forward(self, depth_net: DepthNet | None, pose_net: PoseNet, target: torch.Tensor,
+                sources: list[torch.Tensor], K: torch.Tensor, plane_depth: float | None = None):
+        B = target.shape[0]
+        assert target.shape[1:] == (3, self.height, self.width), \
+            f"target must be (B, 3, {self.height}, {self.width}), got {tuple(target.shape)}"
+        assert K.shape == (B, 3, 3), f"K must be ({B}, 3, 3), got {tuple(K.shape)}"
+        poses = [pose_net(target, s) for s in sources]  # [(axis_angle (B,3), translation (B,3))]
+        Ts = [axis_angle_to_matrix(a, t) for a, t in poses]  # [(B, 4, 4)] T_source_target
+        if plane_depth is not None:
+            depths = [torch.full((B, 1, self.height, self.width), float(plane_depth), device=target.device)]
+            disps = None
+        else:
+            assert depth_net is not None, "depth_net is required unless plane_depth is given"
+            disps = depth_net(target)  # [(B, 1, H/2^s, W/2^s)]
+            cfg = depth_net.config
+            depths = [disp_to_depth(F.interpolate(d, size=(self.height, self.width), mode="bilinear",
+                                                  align_corners=False), cfg.min_depth, cfg.max_depth)[1]
+                      for d in disps]  # full-resolution depth per scale, as Monodepth2
+        total = target.new_zeros(())
+        mask = None
+        for s, depth in enumerate(depths):
+            warped, valid = zip(*[self.synth(src, depth, K, T) for src, T in zip(sources, Ts)])
+            loss, m = reprojection_loss(self.error, target, list(warped), list(valid), sources, self.config)
+            if s == 0:
+                mask = m
+            if disps is not None and self.config.smoothness > 0:
+                img_s = F.interpolate(target, size=disps[s].shape[-2:], mode="area")
+                loss = loss + self.config.smoothness / (2 ** s) * edge_aware_smoothness(disps[s], img_s)
+            total = total + loss
+        total = total / len(depths)
+        stats = {
+            "depth": depths[0].detach(),
+            "axis_angle": torch.cat([a for a, _ in poses]).detach(),  # (S*B, 3)
+            "translation": torch.cat([t for _, t in poses]).detach(),
+            "mask_fraction": mask.mean().detach(),
+        }
+        return total, stats
