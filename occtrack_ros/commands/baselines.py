@@ -1,0 +1,194 @@
+"""`occtrack baselines`: SORT, ByteTrack, OC-SORT (and ours) on the same detections, one table."""
+from __future__ import annotations
+
+NAME = "baselines"
+HELP = "run SORT / ByteTrack / OC-SORT (and ours when available) on the same detections and score them"
+DESCRIPTION = (
+    "Run every tracker on the same per-frame detections and print one table (rows = trackers; columns = HOTA, "
+    "DetA, AssA, IDF1, MOTA, IDSW, occlusion recovery, coasting error). Exactly one data source: --dets with "
+    "--gt (one sequence, e.g. our detector's det.txt), --seqs (synthetic sequence directories; detections = "
+    "corrupted gt boxes, corruption seed = the sequence seed from gt/gt3d.json), --generate with --seeds "
+    "(renders the sequences first with `occtrack generate`), or --mot17 (all sequences with their public "
+    "detections). Writes OUT/metrics.json, OUT/metrics.md, OUT/dets/<seq>.txt and OUT/results/<tracker>/<seq>.txt "
+    "(TrackEval layout, so `occtrack eval --gt ROOT --res OUT/results/sort` reproduces a row)."
+)
+
+
+def add_arguments(parser) -> None:
+    """Options of `occtrack baselines`."""
+    src = parser.add_argument_group("data source (exactly one)")
+    src.add_argument("--dets", default=None, help="a det.txt (frame,-1,x,y,w,h,score) for the --gt sequence")
+    src.add_argument("--gt", default=None, help="with --dets: gt.txt or sequence directory")
+    src.add_argument("--seqs", nargs="+", default=None, help="synthetic sequence directories; their gt boxes are "
+                     "corrupted into detections (see occtrack_ros/evaluation/corrupt.py)")
+    src.add_argument("--generate", default=None, choices=("occlusion", "sprites-mot"),
+                     help="render --seeds of this preset (into OUT/seqs, reused when present), then as --seqs")
+    src.add_argument("--seeds", default=None, help="with --generate: '1000-1009' or '2000,2001'. Held-out seeds: "
+                     "1000-1009 (occlusion), 2000-2019 (sprites-mot)")
+    src.add_argument("--mot17", default=None, help="folder of MOT17 sequence directories with det/det.txt and "
+                     "gt/gt.txt, e.g. /work/shared/data/MOT17")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--trackers", default="sort,bytetrack,ocsort,ours",
+                        help="comma-separated; 'ours' is skipped with a note when occtrack_ros.tracking.make_tracker "
+                        "is not importable")
+    parser.add_argument("--ours-weights", default=None, help="tracker weights for 'ours' (default: shipped)")
+    parser.add_argument("--corrupt-seed", type=int, default=None, help="corruption seed for sequences whose "
+                        "gt3d.json has no seed (default: error); also overrides it when given")
+    parser.add_argument("--occluded", choices=("auto", "ignore", "count"), default="auto",
+                        help="fully occluded gt rows: ignore (distractors; default for synthetic data) or count "
+                        "(official MOTChallenge protocol; the auto choice for --mot17). See `occtrack eval -h`")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for 'ours' (default: all)")
+
+
+def _parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part[1:]:
+            a, b = part.split("-", 1)
+            seeds += list(range(int(a), int(b) + 1))
+        elif part:
+            seeds.append(int(part))
+    if not seeds:
+        raise ValueError(f"--seeds {text!r} names no seed")
+    return seeds
+
+
+def _sequence_seed(seq_dir, override):
+    import json
+    from pathlib import Path
+
+    if override is not None:
+        return override
+    f = Path(seq_dir) / "gt" / "gt3d.json"
+    if f.is_file():
+        seed = json.loads(f.read_text()).get("seed")
+        if seed is not None:
+            return int(seed)
+    raise ValueError(f"{seq_dir}: no seed in gt/gt3d.json; pass --corrupt-seed")
+
+
+def _generate(preset: str, seeds: list[int], root) -> list:
+    import subprocess
+    import sys
+
+    dirs = []
+    for s in seeds:
+        d = root / f"{preset}-{s}"
+        if not (d / "gt" / "gt.txt").is_file():
+            cmd = [sys.executable, "-m", "occtrack_ros.cli", "generate", "--preset", preset, "--seed", str(s),
+                   "--out", str(d), "--quiet", "--overwrite"]
+            print("+", " ".join(cmd[2:]), flush=True)
+            subprocess.run(cmd, check=True)
+        dirs.append(d)
+    return dirs
+
+
+def run(args) -> int:
+    """Run and score every tracker; returns the exit status."""
+    import sys
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from occtrack_ros.commands.eval import resolve_occluded
+    from occtrack_ros.evaluation import mot_io
+    from occtrack_ros.evaluation.baselines import BASELINES, OURS, ours_available, run_tracker
+    from occtrack_ros.evaluation.corrupt import CorruptionConfig, corrupt_gt
+    from occtrack_ros.evaluation.metrics import SequenceInput, evaluate_sequences
+    from occtrack_ros.evaluation.report import format_markdown, format_text, write_json
+
+    out = Path(args.out)
+    sources = [x for x in ("dets", "seqs", "generate", "mot17") if getattr(args, x)]
+    if len(sources) != 1:
+        print(f"occtrack baselines: give exactly one of --dets/--seqs/--generate/--mot17 (got {sources or 'none'})",
+              file=sys.stderr)
+        return 2
+    names = [t.strip() for t in args.trackers.split(",") if t.strip()]
+    unknown = [t for t in names if t not in BASELINES + (OURS,)]
+    if unknown:
+        print(f"occtrack baselines: unknown tracker(s) {unknown}; choose from {BASELINES + (OURS,)}", file=sys.stderr)
+        return 2
+    notes = []
+    if OURS in names:
+        ok, why = ours_available()
+        if not ok:
+            names.remove(OURS)
+            notes.append(f"'ours' skipped: occtrack_ros.tracking.make_tracker not importable ({why})")
+        elif args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+
+    cfg = CorruptionConfig()
+    corruption = None
+    # Each entry: name, gt (N, 9), dets (K, 7), SeqInfo.
+    seqs = []
+    try:
+        if args.dets:
+            if not args.gt:
+                raise ValueError("--dets needs --gt")
+            gt = mot_io.read_gt(args.gt)
+            info = mot_io.seqinfo_for(args.gt, gt)
+            seqs.append((info.name, gt, mot_io.read_results(args.dets), info))
+        elif args.mot17:
+            for d in mot_io.list_sequence_dirs(args.mot17):
+                gt = mot_io.read_gt(d)
+                seqs.append((d.name, gt, mot_io.read_results(d / "det" / "det.txt"), mot_io.seqinfo_for(d, gt)))
+            if not seqs:
+                raise FileNotFoundError(f"no sequence directories in {args.mot17}")
+        else:
+            if args.generate:
+                if not args.seeds:
+                    raise ValueError("--generate needs --seeds")
+                dirs = _generate(args.generate, _parse_seeds(args.seeds), out / "seqs")
+            else:
+                dirs = [Path(d) for d in args.seqs]
+            corruption = {"config": cfg.__dict__, "seeds": {}}
+            for d in dirs:
+                gt = mot_io.read_gt(d)
+                info = mot_io.seqinfo_for(d, gt)
+                seed = _sequence_seed(d, args.corrupt_seed)
+                corruption["seeds"][info.name] = seed
+                dets = corrupt_gt(gt, seed, cfg, image_size=(info.width, info.height), num_frames=info.length)
+                seqs.append((info.name, gt, dets, info))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"occtrack baselines: {exc}", file=sys.stderr)
+        return 2
+
+    ignore = resolve_occluded(args.occluded, [s[1] for s in seqs])
+    for name, _, dets, _ in seqs:
+        mot_io.write_results(out / "dets" / f"{name}.txt", dets)
+    results = {}
+    for tracker in names:
+        inputs = []
+        for name, gt, dets, info in tqdm(seqs, desc=tracker, leave=False):
+            res = run_tracker(tracker, dets, info.length, info.fps, (info.width, info.height), args.ours_weights)
+            mot_io.write_results(out / "results" / tracker / f"{name}.txt", res)
+            inputs.append(SequenceInput(name, gt, res, info.length))
+        results[tracker] = evaluate_sequences(inputs, ignore_fully_occluded=ignore)
+
+    source = {"dets": f"--dets {args.dets} --gt {args.gt}", "mot17": f"--mot17 {args.mot17} (public detections)",
+              "seqs": "--seqs " + " ".join(map(str, args.seqs or [])),
+              "generate": f"--generate {args.generate} --seeds {args.seeds}"}[sources[0]]
+    occl = "ignored (distractors)" if ignore else "counted (MOTChallenge protocol)"
+    combined = {t: r["combined"] for t, r in results.items()}
+    print(f"data: {source}; {len(seqs)} sequence(s); fully occluded gt rows {occl}")
+    for n in notes:
+        print("note:", n)
+    print(format_text(combined))
+
+    md = [f"# Baselines: {source}", "", f"Sequences: {', '.join(s[0] for s in seqs)}. Fully occluded gt rows {occl}.",
+          "", "## Combined", "", format_markdown(combined), ""]
+    if len(seqs) > 1:
+        for name, *_ in seqs:
+            md += [f"## {name}", "", format_markdown({t: r["sequences"][name] for t, r in results.items()}), ""]
+    md += [f"Note: {n}" for n in notes]
+    (out / "metrics.md").write_text("\n".join(md) + "\n")
+    write_json(out / "metrics.json", {
+        "source": source, "sequences": [s[0] for s in seqs], "occluded_rows": "ignored" if ignore else "counted",
+        "corruption": corruption, "notes": notes,
+        "trackers": {t: dict(r["combined"], sequences=r["sequences"]) for t, r in results.items()},
+    })
+    print(f"wrote {out / 'metrics.json'} and {out / 'metrics.md'}")
+    return 0
