@@ -124,8 +124,8 @@ class Pipeline:
 
     def _make_depth(self):
         cfg = self.config
-        if cfg.depth_source == "none":
-            return None
+        if cfg.depth_source in ("none", "topic"):
+            return None  # 'topic': the frame already carries the measured depth; nothing to estimate
         module = _import("occtrack_ros.depth", "depth/pose source")
         return _wrap_load(lambda: module.make_depth_source(cfg.depth_source, weights=cfg.depth_weights,
                                                            device=cfg.device),
@@ -169,7 +169,7 @@ class Pipeline:
             f"Frame.image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        if self.depth is not None and not (self.config.depth_source == "topic" and frame.depth is None):
+        if self.depth is not None:
             estimate = self.depth.estimate(frame, self._prev)
             frame = Frame(image=frame.image, stamp_ns=frame.stamp_ns, index=frame.index, depth=estimate.depth,
                           intrinsics=frame.intrinsics, T_world_cam=frame.T_world_cam)

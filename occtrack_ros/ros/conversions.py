@@ -273,7 +273,8 @@ def output_to_msg(output: TrackerOutput, stamp, frame_id: str):
     from occtrack_ros.msg import TrackedObjectArray
 
     msg = TrackedObjectArray()
-    msg.header.stamp = stamp
+    if stamp is not None:
+        msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     objects = [track_to_msg(t) for t in output.tracks]
     for t in output.ended:
@@ -288,7 +289,8 @@ def edges_to_msg(edges: list[GraphEdge], stamp, frame_id: str):
     from occtrack_ros.msg import SceneGraph, SceneGraphEdge
 
     msg = SceneGraph()
-    msg.header.stamp = stamp
+    if stamp is not None:
+        msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     msg.edges = [
         SceneGraphEdge(source_id=int(e.source_id), target_id=int(e.target_id), relation=int(Relation(e.relation)),

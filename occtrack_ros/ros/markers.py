@@ -29,8 +29,13 @@ EDGE_COLORS = {Relation.ADJACENT: (0.3, 0.6, 1.0, 0.8), Relation.OCCLUDES: (1.0,
 
 
 def marker_id(uuid) -> int:
-    """A stable non-negative int32 marker id from a track UUID."""
-    return int.from_bytes(uuid.bytes[:4], "big") & 0x7FFFFFFF
+    """A stable non-negative int32 marker id from a track UUID (all 128 bits folded by XOR)."""
+    value = uuid.int
+    folded = 0
+    for _ in range(4):
+        folded ^= value & 0xFFFFFFFF
+        value >>= 32
+    return folded & 0x7FFFFFFF
 
 
 def id_color(track_id: int) -> tuple[float, float, float]:
@@ -62,7 +67,8 @@ class MarkerBook:
 
         def new(ns: str, mid: int, mtype: int):
             m = Marker()
-            m.header.stamp = stamp
+            if stamp is not None:
+                m.header.stamp = stamp
             m.header.frame_id = frame_id
             m.ns, m.id, m.type, m.action = ns, mid, mtype, Marker.ADD
             m.pose.orientation.w = 1.0
@@ -123,7 +129,8 @@ class MarkerBook:
 
         for ns, mid in sorted(self._shown - drawn):
             gone = Marker()
-            gone.header.stamp = stamp
+            if stamp is not None:
+                gone.header.stamp = stamp
             gone.header.frame_id = frame_id
             gone.ns, gone.id, gone.action = ns, mid, Marker.DELETE
             markers.append(gone)

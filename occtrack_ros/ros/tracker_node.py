@@ -80,7 +80,7 @@ class TrackerNode(Node):
         self._stats = {"received": 0, "synced": 0, "processed": 0, "rejected": 0, "resets": 0}
         self._latency_ms: list[float] = []
         self._pipeline_ms: list[float] = []
-        self._last_synced = time.monotonic()
+        self._last_synced = self._last_received = time.monotonic()
         self._slot = LatestSlot()
         self._make_subscriptions()
         self._worker = threading.Thread(target=self._work, name="occtrack-pipeline", daemon=True)
@@ -150,6 +150,7 @@ class TrackerNode(Node):
     # Callbacks (executor thread: must return at once) ---------------------------------------
     def _count_received(self, msg) -> None:
         self._stats["received"] += 1
+        self._last_received = time.monotonic()
 
     def _on_camera_info(self, msg) -> None:
         self._camera_info = msg
@@ -191,7 +192,7 @@ class TrackerNode(Node):
             f"dropped={self._slot.dropped} rejected={s['rejected']} resets={s['resets']} "
             f"pipeline_ms={pipe.mean():.1f} added_latency_ms(mean/p95)={lat.mean():.2f}/"
             f"{np.percentile(lat, 95):.2f} bad_input: {bad}")
-        if s["received"] > 0 and time.monotonic() - self._last_synced > SYNC_STALL_WARN_S:
+        if self._last_received - self._last_synced > SYNC_STALL_WARN_S:
             missing = [n for n, used in (("depth", self.use_depth), ("odometry", self.use_odom)) if used]
             self.warnings.warn("sync", f"images arrive but none could be synchronised with {' and '.join(missing)} "
                                        f"within sync_slop={self.params['sync_slop']} s; check those topics or set "

@@ -1,0 +1,205 @@
+"""Helpers for the ROS tests (no tests here): processes, sequences, and a TEST-ONLY stand-in detector.
+
+``OracleDetector`` reads the generated ground-truth instance masks of the frame being tracked.
+It exists only so the node's plumbing (sync, conversion, threading, outputs) can be tested end
+to end independently of the learned detector; it is never shipped and never reported as a
+result. The tracker in these tests is the real one (``occtrack_ros.tracking.make_tracker``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+TEST_DIR = Path(__file__).resolve().parent
+REPO = TEST_DIR.parent
+NODE = "/occtrack_tracker"
+STAMP0_NS = int(1e9)  # the sequence player starts its stamps at t = 1 s
+
+
+# ---------------------------------------------------------------- stand-in detector (test only)
+class OracleDetector:
+    """Detections from the gt masks of $OCCTRACK_STANDIN_SEQ (frame index from the stamp)."""
+
+    def __init__(self, seq_dir: str | Path) -> None:
+        from occtrack_ros.data.sequence import load_sequence
+
+        self.seq = load_sequence(seq_dir, load_depth=False)
+
+    def reset(self) -> None:
+        pass
+
+    def detect(self, frames):
+        return [self._detect(f) for f in frames]
+
+    def _detect(self, frame):
+        from occtrack_ros.types import Detections
+
+        index = int(round((frame.stamp_ns - STAMP0_NS) * self.seq.fps / 1e9))
+        if not 0 <= index < len(self.seq):
+            index = int(frame.index) % len(self.seq)
+        labels = self.seq.mask(index)
+        ids = [i for i in np.unique(labels) if i != 0]
+        boxes, masks, depths, centroids, areas = [], [], [], [], []
+        for i in ids:
+            m = labels == i
+            if m.sum() < 12:
+                continue
+            ys, xs = np.nonzero(m)
+            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+            masks.append(m.astype(np.float32))
+            centroids.append([xs.mean() + 0.5, ys.mean() + 0.5])
+            areas.append(float(m.sum()))
+            d = frame.depth[m] if frame.depth is not None else np.array([np.nan])
+            d = d[np.isfinite(d)]
+            depths.append(float(np.median(d)) if d.size else np.nan)
+        if not boxes:
+            return Detections.empty()
+        h, w = labels.shape
+        det = Detections(boxes=np.array(boxes, np.float32), scores=np.ones(len(boxes), np.float32),
+                         masks=np.stack(masks), centroids=np.array(centroids, np.float32),
+                         areas=np.array(areas, np.float32))
+        if frame.depth is not None and np.all(np.isfinite(depths)):
+            det.depths = np.array(depths, np.float32)
+        return det
+
+
+def make_oracle_detector():
+    return OracleDetector(os.environ["OCCTRACK_STANDIN_SEQ"])
+
+
+# ---------------------------------------------------------------- sequences and gt
+def generate(out: Path, seed: int, frames: int = 120, bag: bool = False) -> Path:
+    cmd = [sys.executable, "-m", "occtrack_ros.cli", "generate", "--seed", str(seed), "--out", str(out),
+           "--frames", str(frames), "--quiet", "--overwrite"] + (["--bag"] if bag else [])
+    subprocess.run(cmd, check=True, cwd=REPO, timeout=120)
+    return out
+
+
+def occlusion_events(seq_dir: Path, min_gap: int = 4, window: int = 5, seen: float = 0.3) -> list[dict]:
+    """Objects seen, then fully hidden (visibility 0) for >= min_gap frames in view, then seen again.
+
+    "Seen" means visibility >= ``seen`` on at least 2 of the ``window`` frames before the gap
+    and on 2 of the ``window`` frames after it. Sorted by gap length, shortest first.
+    """
+    from occtrack_ros.data.sequence import load_gt
+
+    gt = load_gt(seq_dir)
+    events = []
+    for oid in gt.ids:
+        rows = np.nonzero(gt.track_id == oid)[0]
+        vis = {int(gt.frame[r]): float(gt.visibility[r]) for r in rows}
+        box = {int(gt.frame[r]): gt.boxes[r] for r in rows}
+        f, last = min(vis), max(vis)
+        while f <= last:
+            if vis.get(f, -1.0) == 0.0:
+                start = f
+                while vis.get(f, -1.0) == 0.0:
+                    f += 1
+                end = f  # first frame after the gap
+                before = [g for g in range(start - window, start) if vis.get(g, 0.0) >= seen]
+                after = [g for g in range(end, end + window) if vis.get(g, 0.0) >= seen]
+                if end - start >= min_gap and len(before) >= 2 and len(after) >= 2:
+                    events.append({"id": int(oid), "start": start, "end": end, "before_frame": before[-1],
+                                   "after_frame": after[-1], "amodal_before": box[before[-1]],
+                                   "amodal_after": box[after[-1]]})
+            f += 1
+    return sorted(events, key=lambda e: (e["end"] - e["start"], e["start"]))
+
+
+def visible_box(seq_dir: Path, frame: int, object_id: int) -> np.ndarray:
+    """xyxy of the visible pixels of ``object_id`` in 0-based ``frame`` (from the gt masks)."""
+    from occtrack_ros.data.sequence import load_sequence
+
+    ys, xs = np.nonzero(load_sequence(seq_dir, load_depth=False).mask(frame) == object_id)
+    assert xs.size, f"object {object_id} has no visible pixel in frame {frame}"
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+def iou(a, b) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def read_records(path: Path) -> tuple[list[dict], list[dict]]:
+    tracks, markers = [], []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        (tracks if rec["topic"] == "tracks" else markers).append(rec)
+    return tracks, markers
+
+
+# ---------------------------------------------------------------- processes
+class Proc:
+    """A child process whose merged output goes to a log file we can wait on."""
+
+    def __init__(self, args: list[str], env: dict, log: Path) -> None:
+        self.log = log
+        self._fh = open(log, "w")
+        self.p = subprocess.Popen(args, env=env, cwd=REPO, stdout=self._fh, stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text():
+                return True
+            if self.p.poll() is not None:
+                return needle in self.text()
+            time.sleep(0.1)
+        return False
+
+    def alive(self) -> bool:
+        return self.p.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.p.poll() is None:
+            self.p.send_signal(2)  # SIGINT: the node shuts down cleanly
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self._fh.close()
+        return self.p.returncode
+
+
+def node_env(ros_env: dict, seq_dir: Path | None = None) -> dict:
+    env = dict(ros_env)
+    env["PYTHONPATH"] = os.pathsep.join([str(TEST_DIR), env.get("PYTHONPATH", "")])
+    env["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"
+    if seq_dir is not None:
+        env["OCCTRACK_STANDIN_SEQ"] = str(seq_dir)
+    return env
+
+
+def node_command(*params: str, name: str = "occtrack_tracker") -> list[str]:
+    args = [sys.executable, "-m", "occtrack_ros.ros.tracker_node", "--ros-args",
+            "--params-file", str(REPO / "config" / "occtrack.yaml"),
+            "-p", "detector_plugin:=test_ros_support:make_oracle_detector", "-p", "qos_reliability:=reliable",
+            "-p", "diagnostics_period:=1.0", "-p", "threads:=1"]
+    for p in params:
+        args += ["-p", p]
+    if name != "occtrack_tracker":
+        args += ["-r", f"__node:={name}"]
+    return args
+
+
+def player_command(seq_dir: Path, *extra: str, lockstep: str = f"{NODE}/tracks") -> list[str]:
+    return [sys.executable, "-m", "occtrack_ros.ros.sequence_player", "--seq", str(seq_dir), "--rate", "30",
+            "--lockstep", lockstep, "--lockstep-timeout", "5", *extra]
+
+
+def recorder_command(out: Path, node: str = NODE, idle: float = 4.0) -> list[str]:
+    return [sys.executable, "-m", "occtrack_ros.ros.track_recorder", "--tracks", f"{node}/tracks",
+            "--markers", f"{node}/markers", "--out", str(out), "--idle", str(idle)]
