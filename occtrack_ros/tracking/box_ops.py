@@ -1,0 +1,45 @@
+"""Pairwise box geometry in numpy (xyxy pixels): IoU, intersection over area, conversions."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def xyxy_to_cxcywh(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) xyxy -> (N, 4) centre x, centre y, width, height."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    return np.stack([boxes[:, 0] + 0.5 * w, boxes[:, 1] + 0.5 * h, w, h], axis=1)
+
+
+def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) centre x, centre y, width, height -> (N, 4) xyxy."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    half = 0.5 * boxes[:, 2:4]
+    return np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
+
+
+def intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, 4), (B, 4) xyxy -> (A, B) intersection areas."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    return np.clip(x2 - x1, 0.0, None) * np.clip(y2 - y1, 0.0, None)
+
+
+def area(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) xyxy -> (N,) areas (0 for degenerate boxes)."""
+    return np.clip(boxes[:, 2] - boxes[:, 0], 0.0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0.0, None)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, 4), (B, 4) xyxy -> (A, B) intersection over union."""
+    inter = intersection(a, b)
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def ioa_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, 4), (B, 4) xyxy -> (A, B) fraction of each box of ``a`` covered by each box of ``b``."""
+    return intersection(a, b) / np.maximum(area(a)[:, None], 1e-9)

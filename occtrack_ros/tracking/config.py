@@ -1,0 +1,82 @@
+"""Configuration of the tracker: lifecycle, motion model, association and the GNN size."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class GNNConfig:
+    """Shape of the learned association network (stored in checkpoints; shape fields must match)."""
+
+    hidden: int = 32            # node/edge width; kept tiny so a step stays well under 2 ms at 20 objects
+    rounds: int = 2             # message-passing rounds over temporal (track-det) and spatial (det-det) edges
+    history: int = 8            # GRU window used in training; inference integrates the full history
+    embed_dim: int = 0          # appearance embedding size of the detector (0 = boxes only)
+    edge_features: int = 16     # fixed by occtrack_ros.tracking.features.EDGE_FEATURES
+    det_features: int = 8       # fixed by features.DET_FEATURES
+    track_features: int = 8     # fixed by features.TRACK_FEATURES
+    spatial_features: int = 6   # fixed by features.SPATIAL_FEATURES
+
+    SHAPE_FIELDS = ("hidden", "rounds", "embed_dim", "edge_features", "det_features", "track_features",
+                    "spatial_features")
+
+
+@dataclass
+class TrackerConfig:
+    """Every knob of the tracker; defaults were tuned on synthetic training seeds (0-999) only."""
+
+    fps: float = 30.0                 # used only when frame stamps are missing or not increasing
+    n_init: int = 3                   # hits before a tentative track is confirmed
+    max_tentative_misses: int = 1     # a tentative track dies after this many consecutive misses
+    max_occluded_frames: int = 90     # an unmatched confirmed track coasts this long, then it is LOST
+    existence_decay_frames: float = 60.0  # existence probability = exp(-frames_occluded / this)
+    min_new_track_score: float = 0.5  # detections below this never start a track (they may still match)
+    min_det_score: float = 0.1        # detections below this are ignored entirely
+    # Association.
+    match_threshold: float = 0.3      # minimum association probability to accept a match
+    gate_chi2: float = 16.0           # Mahalanobis gate on (cx, cy, w, h); widened with occlusion length
+    gate_max_offset: float = 4.0      # max centre offset in predicted-box sizes, also for long occlusions
+    learned_weight: float = 1.0       # 1 = learned score only, 0 = motion score only (when weights given)
+    # Motion model (image space, per-frame units scaled by the frame interval).
+    std_position: float = 1.0 / 20    # measurement/process noise on position, relative to box height
+    std_velocity: float = 1.0 / 160   # process noise on velocity, relative to box height
+    std_size: float = 1.0 / 20        # measurement noise on box width/height, relative to that size
+    size_velocity_damping: float = 0.8  # shrink box-size velocity each frame a track coasts
+    # Motion model in the world frame (used when detections carry depth / 3D positions).
+    accel_std: float = 1.0            # [m/s^2] process noise of the constant-velocity 3D filter
+    std_depth_rel: float = 0.05       # measurement std of 3D positions, relative to depth
+    std_depth_abs: float = 0.05       # [m] measurement std floor
+    use_ego_motion: bool = True       # use T_world_cam (and intrinsics) to compensate camera motion
+    # Scene graph between tracks reported each step.
+    edge_min_weight: float = 0.1      # edges with lower soft adjacency are not reported
+    gnn: GNNConfig = field(default_factory=GNNConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrackerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"TrackerConfig: unknown field(s) {unknown}")
+        data = dict(data)
+        gnn = data.pop("gnn", None)
+        cfg = cls(**data)
+        if gnn is not None:
+            gnn_known = {f.name for f in fields(GNNConfig)}
+            bad = sorted(set(gnn) - gnn_known)
+            if bad:
+                raise ValueError(f"GNNConfig: unknown field(s) {bad}")
+            cfg.gnn = GNNConfig(**gnn)
+        return cfg
+
+    def validate(self) -> None:
+        if self.n_init < 1:
+            raise ValueError(f"TrackerConfig.n_init must be >= 1, got {self.n_init}")
+        if self.max_occluded_frames < 0:
+            raise ValueError(f"TrackerConfig.max_occluded_frames must be >= 0, got {self.max_occluded_frames}")
+        if not 0.0 <= self.match_threshold < 1.0:
+            raise ValueError(f"TrackerConfig.match_threshold must be in [0, 1), got {self.match_threshold}")
+        if self.fps <= 0:
+            raise ValueError(f"TrackerConfig.fps must be > 0, got {self.fps}")

@@ -1,0 +1,59 @@
+"""MOTChallenge text files as the tracker reads and writes them (det.txt in, results out)."""
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import numpy as np
+
+from occtrack_ros.types import Detections, Track, TrackState
+
+
+def read_seqinfo(path: str | Path) -> dict:
+    """seqinfo.ini -> {"name", "fps", "length", "width", "height"} (missing keys are None)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "seqinfo.ini"
+    if not path.is_file():
+        raise FileNotFoundError(f"seqinfo.ini not found: {path}")
+    cp = configparser.ConfigParser()
+    cp.read(path)
+    if "Sequence" not in cp:
+        raise ValueError(f"{path}: no [Sequence] section")
+    s = cp["Sequence"]
+
+    def num(key, cast):
+        return cast(s[key]) if key in s else None
+    return {"name": s.get("name"), "fps": num("frameRate", float), "length": num("seqLength", int),
+            "width": num("imWidth", int), "height": num("imHeight", int)}
+
+
+def read_mot_detections(path: str | Path) -> dict[int, Detections]:
+    """det.txt (frame,id,x,y,w,h,score,...; 1-based frames, any order) -> {0-based frame: Detections}."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"detections file not found: {path}")
+    rows = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64) if path.stat().st_size else np.zeros((0, 7))
+    if rows.shape[1] < 7:
+        raise ValueError(f"{path}: expected at least 7 columns (frame,id,x,y,w,h,score), got {rows.shape[1]}")
+    out: dict[int, Detections] = {}
+    frames = rows[:, 0].astype(int)
+    if len(frames) and frames.min() < 1:
+        raise ValueError(f"{path}: frame numbers are 1-based, found {frames.min()}")
+    for f in np.unique(frames):
+        r = rows[frames == f]
+        boxes = np.stack([r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]], axis=1)
+        out[int(f) - 1] = Detections(boxes=boxes, scores=np.clip(r[:, 6], 0.0, 1.0))
+    return out
+
+
+def result_rows(frame_index: int, tracks: list[Track]) -> list[str]:
+    """MOT result lines (1-based frame) for confirmed and occluded (coasting) tracks."""
+    lines = []
+    for t in tracks:
+        if t.state not in (TrackState.CONFIRMED, TrackState.OCCLUDED):
+            continue
+        x1, y1, x2, y2 = (float(v) for v in t.box)
+        lines.append(f"{frame_index + 1},{t.track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},"
+                     f"{t.existence_probability:.3f},-1,-1,-1")
+    return lines

@@ -1,0 +1,443 @@
+"""The stateful multi-object tracker: predict (motion, ego-motion) and correct (association).
+
+Each frame: ``predict`` moves every track with its constant-velocity filter (in the world
+frame when 3D is known, else in the image with the camera rotation removed); ``correct``
+builds the scene graph between tracks and detections, scores every pair (learned GNN when
+weights are given, otherwise the motion model), gates the scores with the filter's
+Mahalanobis distance, assigns with ``scipy.optimize.linear_sum_assignment`` (so two detections
+of one frame never join one track) and runs the track lifecycle.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from occtrack_ros.tracking import kalman
+from occtrack_ros.tracking.box_ops import cxcywh_to_xyxy, ioa_matrix, iou_matrix, xyxy_to_cxcywh
+from occtrack_ros.tracking.config import TrackerConfig
+from occtrack_ros.tracking.ego_motion import backproject, project, rotation_homography, warp_points
+from occtrack_ros.tracking.features import (
+    FrameNodes,
+    TrackNodes,
+    det_features,
+    edge_features,
+    spatial_features,
+    track_features,
+)
+from occtrack_ros.tracking.lifecycle import TrackRecord
+from occtrack_ros.types import Detections, Frame, GraphEdge, Relation, Track, TrackerOutput, TrackState
+
+
+class Tracker:
+    """Track objects through occlusion; call ``step`` once per frame, even with no detections."""
+
+    def __init__(self, config: TrackerConfig | None = None, model=None):
+        self.config = config or TrackerConfig()
+        self.config.validate()
+        self.model = model            # SceneGraphGNN or None (motion-only association)
+        if model is not None:
+            model.eval()
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget every track; ids restart only for a new Tracker (never within one)."""
+        self.tracks: list[TrackRecord] = []
+        if not hasattr(self, "_next_id"):
+            self._next_id = 1
+        self._last_stamp: int | None = None
+        self._stamp = 0
+        self._T_prev: np.ndarray | None = None
+        self._T_cur: np.ndarray | None = None
+        self._K: np.ndarray | None = None
+        self._image_size: tuple[int, int] | None = None
+        self._predicted = False
+        self._frames = 0
+        self._last_features = None    # graph inputs of the last correct(), used to build training data
+
+    # ---------------------------------------------------------------- predict
+    def predict(self, stamp_ns: int, T_world_cam: np.ndarray | None = None) -> None:
+        """Advance every track to ``stamp_ns``; ``T_world_cam`` (4, 4) compensates camera motion."""
+        c = self.config
+        if T_world_cam is not None:
+            T_world_cam = np.asarray(T_world_cam, np.float64)
+            if T_world_cam.shape != (4, 4):
+                raise ValueError(f"T_world_cam must be (4, 4), got {T_world_cam.shape}")
+        if self._last_stamp is not None and stamp_ns > self._last_stamp:
+            dt = (stamp_ns - self._last_stamp) * 1e-9 * c.fps
+        else:
+            dt = 1.0
+        self._last_stamp = stamp_ns
+        self._stamp = stamp_ns
+        self._T_prev, self._T_cur = self._T_cur, (T_world_cam if c.use_ego_motion else None)
+        self._predicted = True
+        if not self.tracks:
+            return
+        x = np.stack([t.x for t in self.tracks])                 # (T, 8)
+        P = np.stack([t.P for t in self.tracks])                 # (T, 8, 8)
+        h = np.maximum(x[:, 3:4], 1.0)
+        wh = np.maximum(x[:, 2:4], 1.0)
+        q_pos = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * wh], axis=1)
+        q_vel = np.concatenate([c.std_velocity * h, c.std_velocity * h, c.std_velocity * wh], axis=1)
+        coasting = np.array([t.misses > 0 for t in self.tracks])
+        x[coasting, 6:8] *= c.size_velocity_damping              # box size does not keep growing unseen
+        x, P = kalman.predict(x, P, dt, q_pos, q_vel)
+        x[:, 2:4] = np.maximum(x[:, 2:4], 1.0)
+        self._compensate_rotation(x)
+        self._predict_3d(x, dt)
+        for i, t in enumerate(self.tracks):
+            t.x, t.P = x[i], P[i]
+            t.age += 1
+
+    def _compensate_rotation(self, x: np.ndarray) -> None:
+        """Warp image states of tracks without 3D by the camera rotation between frames."""
+        if self._T_prev is None or self._T_cur is None or self._K is None:
+            return
+        H = rotation_homography(self._T_prev, self._T_cur, self._K)
+        idx = [i for i, t in enumerate(self.tracks) if t.x3 is None]
+        if not idx:
+            return
+        x[idx, 0:2] = warp_points(H, x[idx, 0:2])
+        for i in idx:
+            t = self.tracks[i]
+            if t.last_z is not None:
+                t.last_z = t.last_z.copy()
+                t.last_z[:2] = warp_points(H, t.last_z[None, :2])[0]
+
+    def _predict_3d(self, x: np.ndarray, dt: float) -> None:
+        """Constant-velocity prediction in the world frame; its projection sets the image centre."""
+        c = self.config
+        idx = [i for i, t in enumerate(self.tracks) if t.x3 is not None]
+        if not idx:
+            return
+        x3 = np.stack([self.tracks[i].x3 for i in idx])          # (M, 6)
+        P3 = np.stack([self.tracks[i].P3 for i in idx])          # (M, 6, 6)
+        q = np.full((len(idx), 3), c.accel_std / c.fps)
+        x3, P3 = kalman.predict(x3, P3, dt, 0.5 * q, q)
+        if self._K is not None:
+            T = self._T_cur if self._T_cur is not None else np.eye(4)
+            uv, z = project(x3[:, :3], T, self._K)
+            for k, i in enumerate(idx):
+                t = self.tracks[i]
+                if z[k] > 0.1:
+                    z_prev = t.depth if t.depth is not None else z[k]
+                    scale = float(np.clip(z_prev / z[k], 0.5, 2.0))
+                    x[i, 4:6] = uv[k] - x[i, 0:2] if t.misses == 0 else x[i, 4:6]
+                    x[i, 0:2] = uv[k]
+                    x[i, 2:4] *= scale
+                    t.depth = float(z[k])
+        for k, i in enumerate(idx):
+            self.tracks[i].x3, self.tracks[i].P3 = x3[k], P3[k]
+
+    # ---------------------------------------------------------------- correct
+    def correct(self, detections: Detections, frame: Frame | None = None) -> TrackerOutput:
+        """Associate this frame's detections with the predicted tracks and update the lifecycle."""
+        c = self.config
+        if not self._predicted:
+            self.predict(frame.stamp_ns if frame is not None else self._stamp + int(1e9 / c.fps),
+                         frame.T_world_cam if frame is not None else None)
+        self._predicted = False
+        self._frames += 1
+        self._read_camera(frame)
+        dets = detections.select(detections.scores >= c.min_det_score) if len(detections) else detections
+        nodes = self._frame_nodes(dets)
+        T, N = len(self.tracks), len(dets)
+        matches: list[tuple[int, int]] = []
+        graph = None
+        if T and N:
+            graph = self._graph_inputs(nodes)
+            prob = self._association_probability(graph, nodes)
+            matches = self._assign(prob)
+        self._last_features = (graph, matches)
+        matched_t = {i for i, _ in matches}
+        matched_d = {j for _, j in matches}
+        self._update_matched(matches, nodes, dets)
+        covered = graph["covered"] if graph is not None else np.zeros(T)
+        for i, t in enumerate(self.tracks):
+            t.covered = float(covered[i]) if i < len(covered) else 0.0
+            if i not in matched_t:
+                t.mark_miss(c.max_tentative_misses, c.max_occluded_frames, c.existence_decay_frames)
+        self._spawn(nodes, dets, matched_d)
+        ended = [t for t in self.tracks if t.state == TrackState.LOST]
+        self.tracks = [t for t in self.tracks if t.state != TrackState.LOST]
+        live = [self._public(t) for t in self.tracks]
+        return TrackerOutput(tracks=live, ended=[self._public(t) for t in ended], edges=self._scene_graph())
+
+    def step(self, detections: Detections, frame: Frame) -> TrackerOutput:
+        """Predict + correct for one frame (``frame.stamp_ns`` and ``frame.T_world_cam`` drive predict)."""
+        self.predict(frame.stamp_ns, frame.T_world_cam)
+        return self.correct(detections, frame)
+
+    # --------------------------------------------------------------- helpers
+    def _read_camera(self, frame: Frame | None) -> None:
+        if frame is None:
+            return
+        if frame.intrinsics is not None:
+            self._K = frame.intrinsics.K
+            self._image_size = (frame.intrinsics.width, frame.intrinsics.height)
+        elif frame.image is not None and frame.image.ndim >= 2 and frame.image.size > 1:
+            H, W = frame.image.shape[:2]
+            self._image_size = (W, H)
+            if self._K is None:
+                from occtrack_ros.types import CameraIntrinsics
+                self._K = CameraIntrinsics.default_for(W, H).K
+
+    def _frame_nodes(self, dets: Detections) -> FrameNodes:
+        emb = None
+        if dets.embeddings is not None and len(dets):
+            e = np.asarray(dets.embeddings, np.float64)
+            emb = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
+        positions, depths = None, None
+        if len(dets):
+            if dets.positions_cam is not None:
+                positions = np.asarray(dets.positions_cam, np.float64).reshape(-1, 3)
+                depths = positions[:, 2].copy()
+            elif dets.depths is not None and self._K is not None:
+                depths = np.asarray(dets.depths, np.float64).reshape(-1)
+                uv = dets.centroids if dets.centroids is not None else xyxy_to_cxcywh(dets.boxes)[:, :2]
+                positions = backproject(np.asarray(uv, np.float64), depths, self._K)
+            if positions is not None:
+                ok = np.isfinite(positions).all(axis=1) & (depths > 0)
+                if not ok.all():
+                    positions, depths = None, None   # mixed validity: fall back to image space this frame
+            if positions is not None and self._T_cur is not None:
+                positions = positions @ self._T_cur[:3, :3].T + self._T_cur[:3, 3]
+        return FrameNodes(boxes=dets.boxes, scores=dets.scores, embeddings=emb, depths=depths, positions=positions)
+
+    def _graph_inputs(self, nodes: FrameNodes) -> dict:
+        c = self.config
+        tr = self.tracks
+        x = np.stack([t.x for t in tr])                          # (T, 8)
+        P = np.stack([t.P for t in tr])                          # (T, 8, 8)
+        h = np.maximum(x[:, 3:4], 1.0)
+        r = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * np.maximum(x[:, 2:4], 1.0)], 1)
+        z = xyxy_to_cxcywh(nodes.boxes)
+        maha2 = kalman.mahalanobis(x, P, r, z)                   # (T, N)
+        maha3 = None
+        pred_depths = None
+        if nodes.positions is not None and all(t.x3 is not None for t in tr):
+            x3 = np.stack([t.x3 for t in tr])
+            P3 = np.stack([t.P3 for t in tr])
+            pred_depths = np.array([(t.depth if t.depth is not None else 1.0) for t in tr])
+            r3 = c.std_depth_rel * pred_depths[:, None] * np.ones((1, 3)) + c.std_depth_abs
+            maha3 = kalman.mahalanobis(x3, P3, r3, nodes.positions)
+        emb = None
+        if nodes.embeddings is not None and all(t.embedding is not None for t in tr):
+            emb = np.stack([t.embedding for t in tr])
+            emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+        last = np.stack([t.last_z if t.last_z is not None else t.x[:4] for t in tr])
+        tn = TrackNodes(
+            pred_boxes=cxcywh_to_xyxy(x[:, :4]), last_boxes=cxcywh_to_xyxy(last), maha2=maha2,
+            misses=np.array([t.misses for t in tr], np.float64), hits=np.array([t.hits for t in tr], np.float64),
+            confirmed=np.array([t.state != TrackState.TENTATIVE for t in tr], np.float32),
+            existence=np.array([t.existence for t in tr], np.float32), velocity=x[:, 4:6],
+            embeddings=emb, pred_depths=pred_depths, maha3=maha3, image_size=self._image_size,
+        )
+        ef, covered = edge_features(tn, nodes)
+        return {"tracks": tn, "edge": ef, "covered": covered, "track": track_features(tn, covered),
+                "det": det_features(nodes), "spatial": spatial_features(nodes.boxes, nodes.depths)}
+
+    def motion_score(self, graph: dict) -> np.ndarray:
+        """(T, N) association probability of the motion model alone."""
+        ef = graph["edge"]
+        iou = ef[..., 0]
+        d2 = graph["tracks"].maha2
+        if graph["tracks"].maha3 is not None:
+            d2 = 0.5 * (d2 + graph["tracks"].maha3)
+        s = np.maximum(iou, np.exp(-0.125 * d2))
+        if ef[0, 0, 9] > 0:   # appearance available
+            s = 0.7 * s + 0.3 * np.clip(ef[..., 8], 0.0, 1.0)
+        return s
+
+    def _association_probability(self, graph: dict, nodes: FrameNodes) -> np.ndarray:
+        c = self.config
+        prob = self.motion_score(graph)
+        if self.model is not None:
+            learned = self._learned_probability(graph)
+            prob = c.learned_weight * learned + (1.0 - c.learned_weight) * prob
+        # Motion gate: the filter's covariance grows while a track coasts, so long occlusions widen it.
+        tn = graph["tracks"]
+        offset = np.hypot(graph["edge"][..., 1], graph["edge"][..., 2]) * 4.0   # centre offset in box sizes
+        gate = (tn.maha2 <= c.gate_chi2) | (graph["edge"][..., 0] > 0.3)
+        gate &= offset <= c.gate_max_offset + 0.05 * tn.misses[:, None]
+        if tn.maha3 is not None:
+            gate |= (tn.maha3 <= c.gate_chi2) & (offset <= c.gate_max_offset + 0.05 * tn.misses[:, None])
+        return np.where(gate, prob, 0.0)
+
+    def _learned_probability(self, graph: dict) -> np.ndarray:
+        import torch
+
+        tr = self.tracks
+        H = self.model.config.hidden
+        mem = np.stack([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tr])
+        with torch.inference_mode():
+            logits = self.model(
+                torch.from_numpy(graph["track"]), torch.from_numpy(mem.astype(np.float32)),
+                torch.from_numpy(self._det_obs(graph["det"], None)),
+                torch.from_numpy(graph["edge"]), torch.from_numpy(graph["spatial"]),
+            )
+        return 1.0 / (1.0 + np.exp(-logits.numpy().astype(np.float64)))
+
+    def _det_obs(self, det_feat: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
+        E = self.model.config.embed_dim if self.model is not None else 0
+        if E == 0:
+            return det_feat
+        emb = np.zeros((len(det_feat), E), np.float32) if embeddings is None else embeddings[:, :E]
+        return np.concatenate([det_feat, emb.astype(np.float32)], axis=1)
+
+    def _assign(self, prob: np.ndarray) -> list[tuple[int, int]]:
+        cost = -np.log(np.clip(prob, 1e-6, 1.0))
+        cost = np.where(prob > 0.0, cost, 1e6)
+        rows, cols = linear_sum_assignment(cost)
+        thr = self.config.match_threshold
+        return [(int(i), int(j)) for i, j in zip(rows, cols) if prob[i, j] >= thr]
+
+    def _update_matched(self, matches: list, nodes: FrameNodes, dets: Detections) -> None:
+        c = self.config
+        if not matches:
+            return
+        ti = np.array([i for i, _ in matches])
+        di = np.array([j for _, j in matches])
+        x = np.stack([self.tracks[i].x for i in ti])
+        P = np.stack([self.tracks[i].P for i in ti])
+        z = xyxy_to_cxcywh(nodes.boxes[di])
+        h = np.maximum(x[:, 3:4], 1.0)
+        r = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * np.maximum(x[:, 2:4], 1.0)], 1)
+        x, P = kalman.update(x, P, r, z)
+        for k, (i, j) in enumerate(matches):
+            t = self.tracks[i]
+            gap = t.misses + 1
+            t.x, t.P = x[k], P[k]
+            if gap > 2 and t.last_z is not None:
+                # Observation-centric re-anchoring (OC-SORT): after a gap the filter velocity has
+                # drifted unobserved; the displacement across the gap is the better estimate.
+                t.x[4:6] = (z[k, :2] - t.last_z[:2]) / gap
+                t.x[0:2] = z[k, :2]
+                t.P[4:6, 4:6] = np.eye(2) * (c.std_velocity * h[k, 0]) ** 2 * 4
+            t.last_z = z[k].copy()
+            t.score = float(nodes.scores[j])
+            t.detection_index = int(j)
+            t.last_observed_ns = self._stamp
+            if nodes.embeddings is not None:
+                e = nodes.embeddings[j]
+                t.embedding = e.copy() if t.embedding is None else 0.8 * t.embedding + 0.2 * e
+            if nodes.positions is not None:
+                self._update_3d(t, nodes.positions[j], float(nodes.depths[j]), gap)
+            t.mark_hit(c.n_init)
+        self._update_memory([self.tracks[i] for i in ti], di, nodes)
+
+    def _update_3d(self, t: TrackRecord, p: np.ndarray, depth: float, gap: int) -> None:
+        c = self.config
+        r = np.full((1, 3), c.std_depth_rel * depth + c.std_depth_abs)
+        if t.x3 is None:
+            t.x3, t.P3 = kalman.initiate(p[None], r, np.full((1, 3), 1.0 / c.fps))
+            t.x3, t.P3 = t.x3[0], t.P3[0]
+        else:
+            x3, P3 = kalman.update(t.x3[None], t.P3[None], r, p[None])
+            t.x3, t.P3 = x3[0], P3[0]
+            if gap > 2 and t.last_z3 is not None:
+                t.x3[3:6] = (p - t.last_z3) / gap
+                t.x3[0:3] = p
+        t.last_z3 = p.copy()
+        t.depth = depth
+
+    def _update_memory(self, tracks: list[TrackRecord], det_idx: np.ndarray, nodes: FrameNodes) -> None:
+        if self.model is None or not tracks:
+            return
+        import torch
+
+        H = self.model.config.hidden
+        obs = self._det_obs(det_features(nodes)[det_idx], None if nodes.embeddings is None
+                            else nodes.embeddings[det_idx].astype(np.float32))
+        mem = np.stack([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tracks])
+        with torch.inference_mode():
+            new = self.model.update_memory(torch.from_numpy(obs), torch.from_numpy(mem.astype(np.float32))).numpy()
+        for t, m in zip(tracks, new):
+            t.memory = m
+
+    def _spawn(self, nodes: FrameNodes, dets: Detections, matched: set) -> None:
+        c = self.config
+        cand = [j for j in range(len(dets)) if j not in matched and nodes.scores[j] >= c.min_new_track_score]
+        if not cand:
+            return
+        if matched:
+            # A detection almost identical to a matched one is a duplicate, not a new object.
+            overlap = iou_matrix(nodes.boxes[cand].astype(np.float64), nodes.boxes[sorted(matched)].astype(np.float64))
+            cand = [j for j, o in zip(cand, overlap.max(axis=1)) if o < 0.7]
+        if not cand:
+            return
+        z = xyxy_to_cxcywh(nodes.boxes[cand])
+        h = np.maximum(z[:, 3:4], 1.0)
+        wh = np.maximum(z[:, 2:4], 1.0)
+        pos_std = np.concatenate([2 * c.std_position * h, 2 * c.std_position * h, 2 * c.std_size * wh], 1)
+        vel_std = np.concatenate([10 * c.std_velocity * h, 10 * c.std_velocity * h, 10 * c.std_velocity * wh], 1)
+        x, P = kalman.initiate(z, pos_std, vel_std)
+        new = []
+        for k, j in enumerate(cand):
+            t = TrackRecord(track_id=self._next_id, x=x[k], P=P[k], first_seen_ns=self._stamp,
+                            last_observed_ns=self._stamp, last_z=z[k].copy(), score=float(nodes.scores[j]),
+                            detection_index=int(j))
+            self._next_id += 1
+            if self._frames <= c.n_init - 1 or c.n_init <= 1:
+                t.state = TrackState.CONFIRMED   # nothing to confirm against in the first frames
+            if nodes.embeddings is not None:
+                t.embedding = nodes.embeddings[j].copy()
+            if nodes.positions is not None:
+                self._update_3d(t, nodes.positions[j], float(nodes.depths[j]), 1)
+            new.append(t)
+        self._update_memory(new, np.array(cand), nodes)
+        self.tracks.extend(new)
+
+    # ---------------------------------------------------------------- output
+    def _public(self, t: TrackRecord) -> Track:
+        fps = self.config.fps
+        box = cxcywh_to_xyxy(t.x[None, :4])[0].astype(np.float32)
+        pos = vel = pos_cov = vel_cov = size = None
+        if t.x3 is not None:
+            pos, vel = t.x3[:3].copy(), t.x3[3:6] * fps
+            pos_cov, vel_cov = t.P3[:3, :3].copy(), t.P3[3:6, 3:6] * fps ** 2
+            if self._K is not None:
+                d = (t.depth if t.depth is not None else 1.0)
+                size = np.array([t.x[2] * d / self._K[0, 0], t.x[3] * d / self._K[1, 1], t.x[2] * d / self._K[0, 0]])
+        return Track(
+            track_id=t.track_id, state=t.state, box=box, existence_probability=float(t.existence),
+            visible_fraction=0.0 if t.misses > 0 else float(max(0.0, 1.0 - t.covered)), score=t.score,
+            position=pos, position_cov=pos_cov, velocity=vel, velocity_cov=vel_cov, size=size, age=t.age,
+            frames_observed=t.hits, frames_occluded=t.misses, first_seen_ns=t.first_seen_ns,
+            last_observed_ns=t.last_observed_ns, detection_index=t.detection_index, uuid=t.uuid,
+        )
+
+    def _scene_graph(self) -> list[GraphEdge]:
+        """Soft adjacency and occlusion relations between live tracks after this step."""
+        tr = self.tracks
+        if len(tr) < 2:
+            return []
+        boxes = cxcywh_to_xyxy(np.stack([t.x[:4] for t in tr]))
+        depths = None
+        if all(t.x3 is not None for t in tr):
+            depths = np.array([(t.depth if t.depth is not None else 1.0) for t in tr])
+        if self.model is not None:
+            import torch
+
+            with torch.inference_mode():
+                adj = self.model.soft_adjacency(torch.from_numpy(spatial_features(boxes, depths))).numpy()
+        else:
+            c = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+            size = np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0))
+            dist = np.linalg.norm(c[:, None] - c[None], axis=2) / (0.5 * (size[:, None] + size[None]))
+            adj = np.exp(-0.5 * dist ** 2)
+            np.fill_diagonal(adj, 0.0)
+        covered = ioa_matrix(boxes, boxes)                       # (T, T): i covered by j
+        hidden = np.array([t.misses > 0 for t in tr])
+        # j occludes i: i is hidden (or farther) and its box lies behind j's.
+        behind = hidden[:, None] & ~hidden[None, :]
+        if depths is not None:
+            behind |= (depths[:, None] > depths[None, :]) & ~hidden[None, :]
+        thr = self.config.edge_min_weight
+        occ = behind & (covered > thr)
+        np.fill_diagonal(occ, False)
+        adjacent = np.triu(adj >= thr, k=1) & ~occ & ~occ.T
+        ids = [t.track_id for t in tr]
+        edges = [GraphEdge(ids[j], ids[i], Relation.OCCLUDES, float(covered[i, j])) for i, j in zip(*np.nonzero(occ))]
+        edges += [GraphEdge(ids[i], ids[j], Relation.ADJACENT, float(adj[i, j])) for i, j in zip(*np.nonzero(adjacent))]
+        return edges
