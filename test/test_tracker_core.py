@@ -1,0 +1,201 @@
+"""Tracker behaviour without a ROS graph: shapes, lifecycle, occlusion through a camera pan."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from occtrack_ros.tracking import TrackerConfig, make_tracker
+from occtrack_ros.types import CameraIntrinsics, Detections, Frame, Relation, TrackState
+
+INTR = CameraIntrinsics.default_for(640, 480)
+BLANK = np.zeros((480, 640, 3), np.uint8)
+
+
+def frame(i: int, T=None) -> Frame:
+    return Frame(image=BLANK, stamp_ns=int(i * 1e8), index=i, intrinsics=INTR, T_world_cam=T)
+
+
+def dets(boxes, scores=None, **kw) -> Detections:
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return Detections(boxes=boxes, scores=np.ones(len(boxes)) if scores is None else scores, **kw)
+
+
+def pan_pose(i: int, start=30, rate=np.deg2rad(0.6)) -> np.ndarray:
+    """Camera at the origin, still until ``start``, then panning right about its y (down) axis."""
+    a = max(0, i - start) * rate
+    T = np.eye(4)
+    T[:3, :3] = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    return T
+
+
+def project_box(center_w, size, T):
+    """Amodal box of an upright square of ``size`` metres at world point ``center_w``."""
+    p = np.linalg.inv(T) @ np.append(center_w, 1.0)
+    uv = INTR.K @ p[:3]
+    u, v = uv[:2] / uv[2]
+    half = 0.5 * size * INTR.fx / p[2]
+    return np.array([u - half, v - half, u + half, v + half]), p[:3]
+
+
+def pillar_scene(n_frames=90, hide=(30, 60)):
+    """Object walking left-to-right at 8 m behind a pillar while the camera pans; hidden for 30 frames.
+
+    A second object walks the other way in front, so the association has a distractor. The pan
+    starts when A disappears, so its image position on return is off by ~180 px from a
+    constant-velocity guess that ignores the camera.
+    Returns per frame (boxes, positions_cam, T_world_cam); hidden frames carry no detection of object A.
+    """
+    out = []
+    for i in range(n_frames):
+        T = pan_pose(i)
+        a = np.array([-3.0 + 0.07 * i, 0.0, 8.0])
+        b = np.array([2.5 - 0.05 * i, 0.5, 5.0])
+        boxes, pos = [], []
+        if not hide[0] <= i < hide[1]:
+            box, p = project_box(a, 0.8, T)
+            boxes.append(box)
+            pos.append(p)
+        box, p = project_box(b, 0.8, T)
+        if 0 < 0.5 * (box[0] + box[2]) < INTR.width:
+            boxes.append(box)
+            pos.append(p)
+        out.append((np.array(boxes), np.array(pos), T))
+    return out
+
+
+def run_scene(tracker, scene, use_depth, hide=(30, 60)):
+    ids_a = {}
+    for i, (boxes, pos, T) in enumerate(scene):
+        kw = {"positions_cam": pos.astype(np.float32)} if use_depth else {}
+        out = tracker.step(dets(boxes, **kw), frame(i, T))
+        for t in out.tracks:
+            # Object A is the first detection whenever it is visible.
+            if t.detection_index == 0 and not hide[0] <= i < hide[1]:
+                ids_a[i] = t.track_id
+    return ids_a, out
+
+
+@pytest.mark.parametrize("use_depth", [False, True])
+def test_identity_survives_30_frame_occlusion_during_pan(use_depth):
+    scene = pillar_scene()
+    tracker = make_tracker(TrackerConfig(fps=10.0))
+    ids_a, _ = run_scene(tracker, scene, use_depth)
+    before = {ids_a[i] for i in range(5, 30) if i in ids_a}
+    after = {ids_a[i] for i in range(61, 90) if i in ids_a}
+    assert len(before) == 1, f"object A changed id before the occlusion: {before}"
+    assert after == before, f"object A came back as {after}, was {before}"
+
+
+def test_without_ego_motion_the_pan_breaks_the_identity():
+    """The same scene with the camera rotation ignored: the tracker must lose object A.
+
+    This is what makes the test above able to fail: the pan moves A by ~10 px per second.
+    """
+    scene = pillar_scene()
+    tracker = make_tracker(TrackerConfig(fps=10.0, use_ego_motion=False, gate_max_offset=1.0))
+    ids_a, _ = run_scene(tracker, scene, use_depth=False)
+    before = {ids_a[i] for i in range(5, 30) if i in ids_a}
+    after = {ids_a[i] for i in range(61, 90) if i in ids_a}
+    assert after != before
+
+
+def test_occluded_track_coasts_and_reports_occludes_edge():
+    tracker = make_tracker(TrackerConfig(fps=10.0))
+    for i in range(10):   # A at x=100 moving right, B static at x=200
+        tracker.step(dets([[100 + 5 * i, 100, 140 + 5 * i, 180], [200, 90, 260, 200]]), frame(i))
+    out = None
+    for i in range(10, 20):   # A passes behind B: only B is detected
+        out = tracker.step(dets([[200, 90, 260, 200]]), frame(i))
+    states = {t.track_id: t.state for t in out.tracks}
+    assert sorted(states.values()) == [TrackState.CONFIRMED, TrackState.OCCLUDED]
+    occluded = next(t for t in out.tracks if t.state == TrackState.OCCLUDED)
+    assert occluded.frames_occluded == 10
+    assert 0.0 < occluded.existence_probability < 1.0
+    cx = 0.5 * (occluded.box[0] + occluded.box[2])
+    assert 195 < cx < 225, f"coasting box should have kept moving right, centre at {cx}"
+    occ_edges = [e for e in out.edges if e.relation == Relation.OCCLUDES]
+    assert occ_edges and occ_edges[0].target_id == occluded.track_id
+
+
+def test_ids_are_never_reused():
+    tracker = make_tracker(TrackerConfig(n_init=1, max_occluded_frames=2))
+    seen = []
+    for i in range(40):
+        # A new object appears every 5 frames far from the previous one, the old one vanishes.
+        k = i // 5
+        out = tracker.step(dets([[50 + 60 * (k % 8), 50 + 40 * (k // 8), 90 + 60 * (k % 8), 90 + 40 * (k // 8)]]),
+                           frame(i))
+        seen.extend(t.track_id for t in out.tracks if t.frames_occluded == 0)
+    distinct = sorted(set(seen))
+    assert len(distinct) == 8
+    assert distinct == sorted(distinct) and len(distinct) == len(set(distinct))
+    tracker.reset()
+    out = tracker.step(dets([[10, 10, 40, 40]]), frame(0))
+    assert out.tracks[0].track_id > max(distinct), "reset must not reuse ids of this tracker"
+
+
+def test_empty_frames_and_lost_tracks():
+    cfg = TrackerConfig(max_occluded_frames=5)
+    tracker = make_tracker(cfg)
+    out = tracker.step(Detections.empty(), frame(0))
+    assert out.tracks == [] and out.ended == [] and out.edges == []
+    for i in range(1, 5):
+        out = tracker.step(dets([[10, 10, 50, 80]]), frame(i))
+    tid = out.tracks[0].track_id
+    ended = []
+    for i in range(5, 15):
+        out = tracker.step(Detections.empty(), frame(i))
+        ended += out.ended
+    assert out.tracks == []
+    assert [t.track_id for t in ended] == [tid] and ended[0].state == TrackState.LOST
+
+
+def test_tentative_track_dies_without_confirmation():
+    tracker = make_tracker(TrackerConfig(n_init=3))
+    for i in range(4):   # the first n_init - 1 frames confirm at once: nothing to confirm against yet
+        tracker.step(dets([[10 + 2 * i, 10, 50 + 2 * i, 80]]), frame(i))
+    out = tracker.step(dets([[18, 10, 58, 80], [300, 300, 340, 380]]), frame(4))
+    assert [t.state for t in out.tracks] == [TrackState.CONFIRMED, TrackState.TENTATIVE]
+    out = tracker.step(dets([[20, 10, 60, 80]]), frame(5))
+    assert [t.state for t in out.tracks] == [TrackState.CONFIRMED]
+    assert out.ended and out.ended[0].state == TrackState.LOST
+
+
+def test_predict_and_correct_are_separate():
+    tracker = make_tracker(TrackerConfig(fps=10.0))
+    for i in range(6):
+        tracker.step(dets([[100 + 10 * i, 100, 140 + 10 * i, 180]]), frame(i))
+    before = tracker.tracks[0].x.copy()
+    tracker.predict(int(6e8))
+    after_predict = tracker.tracks[0].x.copy()
+    assert after_predict[0] > before[0] + 5, "predict must move the track along its velocity"
+    assert tracker.tracks[0].misses == 0, "predict alone must not count a miss"
+    out = tracker.correct(dets([[160, 100, 200, 180]]), frame(6))
+    assert out.tracks[0].frames_occluded == 0 and out.tracks[0].detection_index == 0
+    # A timer-driven predict twice the interval moves the state twice as far.
+    tracker.predict(int(8e8))
+    x2 = tracker.tracks[0].x.copy()
+    assert x2[0] - out.tracks[0].box[:3:2].mean() > 15
+
+
+def test_boxes_only_and_full_outputs_have_documented_shapes():
+    tracker = make_tracker()
+    emb = np.random.default_rng(0).normal(size=(3, 16)).astype(np.float32)
+    boxes = [[10, 10, 50, 80], [100, 100, 150, 170], [300, 50, 340, 120]]
+    for i in range(4):
+        full = dets(boxes, embeddings=emb, depths=np.array([3.0, 4.0, 5.0], np.float32))
+        out = tracker.step(full, frame(i))
+    for t in out.tracks:
+        assert t.box.shape == (4,) and t.box.dtype == np.float32
+        assert t.position.shape == (3,) and t.position_cov.shape == (3, 3)
+        assert t.velocity.shape == (3,) and t.size.shape == (3,)
+    boxes_only = make_tracker()
+    for i in range(4):
+        out = boxes_only.step(dets(boxes), frame(i))
+    assert len(out.tracks) == 3 and all(t.position is None for t in out.tracks)
+
+
+def test_bad_pose_is_rejected():
+    tracker = make_tracker()
+    with pytest.raises(ValueError, match="T_world_cam"):
+        tracker.predict(0, np.eye(3))
