@@ -54,24 +54,21 @@ def run(args) -> int:
         return 2
     out = Path(args.out)
     bag = None
-    on_frame = None
     if args.bag:
         from occtrack_ros.data.bag_writer import SequenceBagWriter
 
-        bag_dir = out / "bag"
-        if bag_dir.exists():
-            if not args.overwrite:
-                print(f"occtrack generate: {bag_dir} exists; pass --overwrite", file=sys.stderr)
-                return 2
+        bag = SequenceBagWriter(out / "bag", sequence.intrinsics, sequence.fps, storage=args.bag_storage)
+
+    def open_bag() -> None:
+        if (out / "bag").exists():  # only reached with --overwrite on an existing sequence directory
             import shutil
 
-            shutil.rmtree(bag_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        bag = SequenceBagWriter(bag_dir, sequence.intrinsics, sequence.fps, storage=args.bag_storage)
+            shutil.rmtree(out / "bag")
         bag.open()
-        on_frame = bag.write_record
+
     try:
-        write_sequence(sequence, out, overwrite=args.overwrite, progress=not args.quiet, on_frame=on_frame)
+        write_sequence(sequence, out, overwrite=args.overwrite, progress=not args.quiet,
+                       on_frame=None if bag is None else bag.write_record, on_start=None if bag is None else open_bag)
     except FileExistsError as exc:
         print(f"occtrack generate: {exc}", file=sys.stderr)
         return 2

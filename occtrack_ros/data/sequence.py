@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from occtrack_ros.data.bag_topics import frame_stamp_ns
 from occtrack_ros.types import CameraIntrinsics, Frame
 
 
@@ -88,8 +89,8 @@ class Sequence:
         return self.num_frames
 
     def stamp_ns(self, index: int) -> int:
-        """Capture time of 0-based frame ``index``: index / fps (sequence time starts at 0)."""
-        return int(round(index * 1e9 / self.fps))
+        """Capture time of 0-based frame ``index``: EPOCH_NS + index / fps, as in the sequence's bag."""
+        return frame_stamp_ns(index, self.fps)
 
     def image(self, index: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB of 0-based frame ``index``."""

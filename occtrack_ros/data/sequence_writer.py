@@ -34,7 +34,7 @@ def pose_to_tq(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.6f}"
+    return f"{x:.9f}"
 
 
 def _box_list(box: np.ndarray | None) -> list[float] | None:
@@ -62,16 +62,19 @@ def write_frame(out: Path, index: int, record: FrameRecord) -> None:
 
 
 def write_sequence(sequence: SyntheticSequence, out: str | Path, overwrite: bool = False,
-                   progress: bool = True, on_frame=None) -> Path:
+                   progress: bool = True, on_frame=None, on_start=None) -> Path:
     """Render ``sequence`` into ``out``; returns the directory.
 
-    ``on_frame(index, record)`` is called after each frame is written (e.g. a bag writer), so
-    the whole sequence never has to be held in memory.
+    ``on_start()`` is called once the directory is checked and created, and
+    ``on_frame(index, record)`` after each frame is written (e.g. a bag writer), so the whole
+    sequence never has to be held in memory.
     """
     from tqdm import tqdm
 
     out = Path(out)
     _prepare_dir(out, overwrite)
+    if on_start is not None:
+        on_start()
     intr = sequence.intrinsics
     gt_lines: list[str] = []
     pose_lines: list[str] = []
