@@ -173,12 +173,16 @@ def run(args) -> int:
               "generate": f"--generate {args.generate} --seeds {args.seeds}"}[sources[0]]
     occl = "ignored (distractors)" if ignore else "counted (MOTChallenge protocol)"
     combined = {t: r["combined"] for t, r in results.items()}
-    print(f"data: {source}; {len(seqs)} sequence(s); fully occluded gt rows {occl}")
+    first = next(iter(combined.values()), {})
+    episodes = (f"full-occlusion episodes: {first.get('occlusion_episodes', 0)}, judged for recovery: "
+                f"{first.get('occlusion_episodes_judged', 0)}")
+    print(f"data: {source}; {len(seqs)} sequence(s); fully occluded gt rows {occl}; {episodes}")
     for n in notes:
         print("note:", n)
     print(format_text(combined))
 
-    md = [f"# Baselines: {source}", "", f"Sequences: {', '.join(s[0] for s in seqs)}. Fully occluded gt rows {occl}.",
+    md = [f"# Baselines: {source}", "",
+          f"Sequences: {', '.join(s[0] for s in seqs)}. Fully occluded gt rows {occl}; {episodes}.",
           "", "## Combined", "", format_markdown(combined), ""]
     if len(seqs) > 1:
         for name, *_ in seqs:
