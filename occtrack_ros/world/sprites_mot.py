@@ -117,7 +117,7 @@ class SpritesMot:
                 sprite.entered |= inside
                 if sprite.entered and not inside:
                     self.slots[k] = None
-                    self.waited[k] = 0
+                    self.waited[k] = 1  # this frame, the slot's first empty one, counts towards the wait
                 continue
             if self.waited[k] >= cfg.wait_frames and self.rng.random() < cfg.spawn_probability:
                 self.slots[k] = self._spawn()
