@@ -66,7 +66,10 @@ def load_plugin(spec: str, what: str):
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise ComponentUnavailable(f"{what} plugin {spec!r}: {module_name} has no callable {attr!r}")
-    return factory()
+    try:
+        return factory()
+    except Exception as exc:  # noqa: BLE001 - name the plugin whatever its factory raised
+        raise ComponentUnavailable(f"{what} plugin {spec!r} failed to build: {type(exc).__name__}: {exc}") from exc
 
 
 def _import(module: str, what: str):

@@ -19,7 +19,6 @@ import numpy as np
 TEST_DIR = Path(__file__).resolve().parent
 REPO = TEST_DIR.parent
 NODE = "/occtrack_tracker"
-STAMP0_NS = int(1e9)  # the sequence player starts its stamps at t = 1 s
 
 
 # ---------------------------------------------------------------- stand-in detector (test only)
@@ -40,7 +39,7 @@ class OracleDetector:
     def _detect(self, frame):
         from occtrack_ros.types import Detections
 
-        index = int(round((frame.stamp_ns - STAMP0_NS) * self.seq.fps / 1e9))
+        index = frame_index(self.seq, frame.stamp_ns)
         if not 0 <= index < len(self.seq):
             index = int(frame.index) % len(self.seq)
         labels = self.seq.mask(index)
@@ -71,6 +70,25 @@ class OracleDetector:
 
 def make_oracle_detector():
     return OracleDetector(os.environ["OCCTRACK_STANDIN_SEQ"])
+
+
+class EmptyDetector:
+    def reset(self) -> None:
+        pass
+
+    def detect(self, frames):
+        from occtrack_ros.types import Detections
+
+        return [Detections.empty() for _ in frames]
+
+
+def make_empty_detector():
+    return EmptyDetector()
+
+
+def frame_index(seq, stamp_ns: int) -> int:
+    """0-based frame of a sequence stamp (the player publishes the sequence's own stamps)."""
+    return int(round((stamp_ns - seq.stamp_ns(0)) * seq.fps / 1e9))
 
 
 # ---------------------------------------------------------------- sequences and gt
@@ -183,10 +201,10 @@ def node_env(ros_env: dict, seq_dir: Path | None = None) -> dict:
     return env
 
 
-def node_command(*params: str, name: str = "occtrack_tracker") -> list[str]:
+def node_command(*params: str, name: str = "occtrack_tracker", detector: str = "make_oracle_detector") -> list[str]:
     args = [sys.executable, "-m", "occtrack_ros.ros.tracker_node", "--ros-args",
             "--params-file", str(REPO / "config" / "occtrack.yaml"),
-            "-p", "detector_plugin:=test_ros_support:make_oracle_detector", "-p", "qos_reliability:=reliable",
+            "-p", f"detector_plugin:=test_ros_support:{detector}", "-p", "qos_reliability:=reliable",
             "-p", "diagnostics_period:=1.0", "-p", "threads:=1"]
     for p in params:
         args += ["-p", p]

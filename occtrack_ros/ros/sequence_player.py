@@ -166,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             timeouts, last_stamp = 0, None
             plan = schedule(n, faults)
             for i, fault in plan:
-                # Looped frames keep their stamps, so time jumps back as when a bag loops.
-                stamp_ns = seq.stamp_ns(i) + int(1e9)  # start at t=1 s rather than 0
+                stamp_ns = seq.stamp_ns(i)  # looped frames keep their stamps: time jumps back as in a bag loop
                 if fault == "repeat" and last_stamp is not None:
                     stamp_ns = last_stamp
                 elif fault == "out_of_order" and last_stamp is not None:
