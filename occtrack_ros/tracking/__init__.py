@@ -20,12 +20,12 @@ def make_tracker(config: TrackerConfig | dict | None = None, weights: str | Path
     """A ready tracker.
 
     ``weights``: a checkpoint written by ``occtrack train tracker``; "default" loads the shipped
-    ``weights/tracker_occlusion.pt``; None runs motion-only association. When both are given,
+    ``weights/tracker_occlusion.pt``; None (or "none") runs motion-only association. When both are given,
     ``config`` overrides the stored tracker knobs but must agree on the network shape.
     """
     if isinstance(config, dict):
         config = TrackerConfig.from_dict(config)
-    if weights is None:
+    if weights is None or str(weights).lower() == "none":
         return Tracker(config or TrackerConfig())
     from occtrack_ros.tracking.checkpoint import load_tracker_checkpoint
 

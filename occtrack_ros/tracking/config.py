@@ -12,7 +12,7 @@ class GNNConfig:
     rounds: int = 2             # message-passing rounds over temporal (track-det) and spatial (det-det) edges
     history: int = 8            # GRU window used in training; inference integrates the full history
     embed_dim: int = 0          # appearance embedding size of the detector (0 = boxes only)
-    edge_features: int = 16     # fixed by occtrack_ros.tracking.features.EDGE_FEATURES
+    edge_features: int = 18     # fixed by occtrack_ros.tracking.features.EDGE_FEATURES
     det_features: int = 8       # fixed by features.DET_FEATURES
     track_features: int = 8     # fixed by features.TRACK_FEATURES
     spatial_features: int = 6   # fixed by features.SPATIAL_FEATURES
@@ -32,10 +32,15 @@ class TrackerConfig:
     existence_decay_frames: float = 60.0  # existence probability = exp(-frames_occluded / this)
     min_new_track_score: float = 0.5  # detections below this never start a track (they may still match)
     min_det_score: float = 0.1        # detections below this are ignored entirely
+    max_outside_frames: int = 0       # an unmatched track whose centre left the image is LOST after this
     # Association.
     match_threshold: float = 0.3      # minimum association probability to accept a match
     gate_chi2: float = 16.0           # Mahalanobis gate on (cx, cy, w, h); widened with occlusion length
     gate_max_offset: float = 4.0      # max centre offset in predicted-box sizes, also for long occlusions
+    recent_misses: int = 3            # tracks missed fewer frames than this are matched first
+    reappear_sigma: float = 0.6       # [box sizes] spread of the reappearance position of a hidden track
+    reappear_sigma_growth: float = 0.03  # ... growing per hidden frame (stops, turns, speed changes)
+    reappear_size_sigma: float = 0.25  # log size change tolerated between disappearance and reappearance
     learned_weight: float = 1.0       # 1 = learned score only, 0 = motion score only (when weights given)
     # Motion model (image space, per-frame units scaled by the frame interval).
     std_position: float = 1.0 / 20    # measurement/process noise on position, relative to box height
@@ -47,6 +52,8 @@ class TrackerConfig:
     std_depth_rel: float = 0.05       # measurement std of 3D positions, relative to depth
     std_depth_abs: float = 0.05       # [m] measurement std floor
     use_ego_motion: bool = True       # use T_world_cam (and intrinsics) to compensate camera motion
+    common_motion_gain: float = 1.0   # without poses: shift coasting tracks by the median residual of seen ones
+    common_motion_min_tracks: int = 2  # observed tracks needed to trust that median
     # Scene graph between tracks reported each step.
     edge_min_weight: float = 0.1      # edges with lower soft adjacency are not reported
     gnn: GNNConfig = field(default_factory=GNNConfig)

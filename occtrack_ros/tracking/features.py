@@ -13,7 +13,7 @@ import numpy as np
 
 from occtrack_ros.tracking.box_ops import ioa_matrix, iou_matrix
 
-EDGE_FEATURES = 16
+EDGE_FEATURES = 18
 DET_FEATURES = 8
 TRACK_FEATURES = 8
 SPATIAL_FEATURES = 6
@@ -64,6 +64,14 @@ def _max_excluding_self(m: np.ndarray) -> np.ndarray:
     is_top = np.zeros_like(m, dtype=bool)
     np.put_along_axis(is_top, order[:, :1], True, axis=1)
     return np.where(is_top, np.repeat(top2, N, axis=1), out)
+
+
+def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance of points p (N, 2) to the segments a[i]-b[i] (T, 2 each) -> (T, N)."""
+    ab = b - a                                                    # (T, 2)
+    ap = p[None, :, :] - a[:, None, :]                            # (T, N, 2)
+    t = np.clip((ap * ab[:, None, :]).sum(-1) / np.maximum((ab ** 2).sum(-1), 1e-9)[:, None], 0.0, 1.0)
+    return np.linalg.norm(ap - t[..., None] * ab[:, None, :], axis=2)
 
 
 def det_features(nodes: FrameNodes) -> np.ndarray:
@@ -143,8 +151,15 @@ def edge_features(tracks: TrackNodes, dets: FrameNodes) -> tuple[np.ndarray, np.
     if tracks.pred_depths is not None and dets.depths is not None:
         rel = (dets.depths[None, :] - tracks.pred_depths[:, None]) / np.maximum(tracks.pred_depths[:, None], 1e-3)
         out[..., 13] = np.clip(rel, -1, 1)
-    out[..., 14] = iou_matrix(tracks.last_boxes.astype(np.float64), db)
+    lb = tracks.last_boxes.astype(np.float64)
+    out[..., 14] = iou_matrix(lb, db)
     out[..., 15] = tracks.confirmed[:, None]
+    # Where an object hidden for a while may reappear: anywhere between where it was last seen
+    # (it stopped or turned back) and where constant velocity puts it now.
+    lw, lh = _size(lb)
+    lc = 0.5 * (lb[:, :2] + lb[:, 2:])
+    out[..., 16] = np.clip(segment_distance(dc, lc, pc) / np.sqrt(lw * lh)[:, None], 0, 8) / 4.0
+    out[..., 17] = np.clip(np.abs(np.log(dw[None, :] / lw[:, None])) + np.abs(np.log(dh[None, :] / lh[:, None])), 0, 3)
     return out, ioa.max(axis=1).astype(np.float32)
 
 

@@ -32,6 +32,7 @@ class TrackRecord:
     memory: np.ndarray | None = None    # (H,) GRU state of the learned graph
     embedding: np.ndarray | None = None  # (D,) running mean appearance embedding
     detection_index: int = -1
+    prior_center: np.ndarray | None = None  # (2,) predicted centre before this frame's correction
     covered: float = 0.0                # how much of the predicted box visible objects cover now
     uuid: uuid_lib.UUID = field(default_factory=uuid_lib.uuid4)
 

@@ -153,10 +153,14 @@ class Tracker:
         matched_d = {j for _, j in matches}
         self._update_matched(matches, nodes, dets)
         covered = graph["covered"] if graph is not None else np.zeros(T)
+        outside = self._outside_view()
         for i, t in enumerate(self.tracks):
             t.covered = float(covered[i]) if i < len(covered) else 0.0
             if i not in matched_t:
                 t.mark_miss(c.max_tentative_misses, c.max_occluded_frames, c.existence_decay_frames)
+                if outside[i] and t.misses > c.max_outside_frames:
+                    t.state = TrackState.LOST   # left the view: nothing can hide it from the detector there
+        self._shift_coasting(matches, nodes)
         self._spawn(nodes, dets, matched_d)
         ended = [t for t in self.tracks if t.state == TrackState.LOST]
         self.tracks = [t for t in self.tracks if t.state != TrackState.LOST]
@@ -239,12 +243,20 @@ class Tracker:
 
     def motion_score(self, graph: dict) -> np.ndarray:
         """(T, N) association probability of the motion model alone."""
+        c = self.config
         ef = graph["edge"]
+        tn = graph["tracks"]
         iou = ef[..., 0]
-        d2 = graph["tracks"].maha2
-        if graph["tracks"].maha3 is not None:
-            d2 = 0.5 * (d2 + graph["tracks"].maha3)
+        d2 = tn.maha2
+        if tn.maha3 is not None:
+            d2 = 0.5 * (d2 + tn.maha3)
         s = np.maximum(iou, np.exp(-0.125 * d2))
+        # Hidden tracks: the object reappears somewhere on its path with about its old size.
+        hidden = tn.misses[:, None] > 0
+        sigma = c.reappear_sigma + c.reappear_sigma_growth * tn.misses[:, None]
+        seg = ef[..., 16] * 4.0
+        s_re = np.exp(-0.5 * (seg / sigma) ** 2 - 0.5 * (ef[..., 17] / c.reappear_size_sigma) ** 2)
+        s = np.where(hidden, np.maximum(s, s_re), s)
         if ef[0, 0, 9] > 0:   # appearance available
             s = 0.7 * s + 0.3 * np.clip(ef[..., 8], 0.0, 1.0)
         return s
@@ -255,13 +267,18 @@ class Tracker:
         if self.model is not None:
             learned = self._learned_probability(graph)
             prob = c.learned_weight * learned + (1.0 - c.learned_weight) * prob
-        # Motion gate: the filter's covariance grows while a track coasts, so long occlusions widen it.
+        # Motion gate: the filter's covariance grows while a track coasts, so long occlusions widen
+        # it; hidden tracks may also come back anywhere along their path (stops, turns).
         tn = graph["tracks"]
-        offset = np.hypot(graph["edge"][..., 1], graph["edge"][..., 2]) * 4.0   # centre offset in box sizes
-        gate = (tn.maha2 <= c.gate_chi2) | (graph["edge"][..., 0] > 0.3)
-        gate &= offset <= c.gate_max_offset + 0.05 * tn.misses[:, None]
+        ef = graph["edge"]
+        offset = np.hypot(ef[..., 1], ef[..., 2]) * 4.0          # centre offset in predicted-box sizes
+        gate = (tn.maha2 <= c.gate_chi2) | (ef[..., 0] > 0.3)
         if tn.maha3 is not None:
-            gate |= (tn.maha3 <= c.gate_chi2) & (offset <= c.gate_max_offset + 0.05 * tn.misses[:, None])
+            gate |= tn.maha3 <= c.gate_chi2
+        gate &= offset <= c.gate_max_offset + 0.05 * tn.misses[:, None]
+        hidden = tn.misses[:, None] > 0
+        sigma = c.reappear_sigma + c.reappear_sigma_growth * tn.misses[:, None]
+        gate |= hidden & (ef[..., 16] * 4.0 <= 3.0 * sigma) & (ef[..., 17] <= 3.0 * c.reappear_size_sigma)
         return np.where(gate, prob, 0.0)
 
     def _learned_probability(self, graph: dict) -> np.ndarray:
@@ -286,11 +303,28 @@ class Tracker:
         return np.concatenate([det_feat, emb.astype(np.float32)], axis=1)
 
     def _assign(self, prob: np.ndarray) -> list[tuple[int, int]]:
-        cost = -np.log(np.clip(prob, 1e-6, 1.0))
-        cost = np.where(prob > 0.0, cost, 1e6)
-        rows, cols = linear_sum_assignment(cost)
+        """Two Hungarian rounds: recently seen tracks first, then hidden ones on what is left.
+
+        A hidden track's gate is wide; letting it compete in one round with visible tracks lets it
+        steal the detection of a visible object passing by its occluder.
+        """
         thr = self.config.match_threshold
-        return [(int(i), int(j)) for i, j in zip(rows, cols) if prob[i, j] >= thr]
+        recent = np.array([t.misses < self.config.recent_misses for t in self.tracks])
+        matches: list[tuple[int, int]] = []
+        free = np.ones(prob.shape[1], bool)
+        for rows_mask in (recent, ~recent):
+            rows_idx = np.nonzero(rows_mask)[0]
+            cols_idx = np.nonzero(free)[0]
+            if len(rows_idx) == 0 or len(cols_idx) == 0:
+                continue
+            p = prob[np.ix_(rows_idx, cols_idx)]
+            cost = np.where(p > 0.0, -np.log(np.clip(p, 1e-6, 1.0)), 1e6)
+            rows, cols = linear_sum_assignment(cost)
+            for i, j in zip(rows, cols):
+                if p[i, j] >= thr:
+                    matches.append((int(rows_idx[i]), int(cols_idx[j])))
+                    free[cols_idx[j]] = False
+        return matches
 
     def _update_matched(self, matches: list, nodes: FrameNodes, dets: Detections) -> None:
         c = self.config
@@ -306,6 +340,7 @@ class Tracker:
         x, P = kalman.update(x, P, r, z)
         for k, (i, j) in enumerate(matches):
             t = self.tracks[i]
+            t.prior_center = t.x[0:2].copy() if t.misses == 0 else None
             gap = t.misses + 1
             t.x, t.P = x[k], P[k]
             if gap > 2 and t.last_z is not None:
@@ -355,6 +390,38 @@ class Tracker:
         for t, m in zip(tracks, new):
             t.memory = m
 
+    def _outside_view(self) -> np.ndarray:
+        """(T,) whether each track's (predicted) box centre lies outside the image."""
+        if self._image_size is None or not self.tracks:
+            return np.zeros(len(self.tracks), bool)
+        W, H = self._image_size
+        c = np.stack([t.x[:2] for t in self.tracks])
+        return (c[:, 0] < 0) | (c[:, 0] > W) | (c[:, 1] < 0) | (c[:, 1] > H)
+
+    def _shift_coasting(self, matches: list, nodes: FrameNodes) -> None:
+        """Move coasting image-space tracks by the common motion residual of the observed ones.
+
+        Without camera poses, an unmodelled camera pan shows up as the same prediction error on
+        every observed track; hidden tracks behind an occluder move with the image just the same.
+        """
+        c = self.config
+        if c.common_motion_gain <= 0 or (self._T_cur is not None and self._T_prev is not None):
+            return
+        res = []
+        for i, j in matches:
+            t = self.tracks[i]
+            if t.hits >= 2 and t.prior_center is not None:
+                res.append(xyxy_to_cxcywh(nodes.boxes[j:j + 1])[0, :2] - t.prior_center)
+        if len(res) < c.common_motion_min_tracks:
+            return
+        shift = c.common_motion_gain * np.median(np.array(res), axis=0)
+        for t in self.tracks:
+            if t.misses > 0 and t.x3 is None:
+                t.x[0:2] += shift
+                if t.last_z is not None:
+                    t.last_z = t.last_z.copy()
+                    t.last_z[:2] += shift
+
     def _spawn(self, nodes: FrameNodes, dets: Detections, matched: set) -> None:
         c = self.config
         cand = [j for j in range(len(dets)) if j not in matched and nodes.scores[j] >= c.min_new_track_score]
@@ -378,8 +445,8 @@ class Tracker:
                             last_observed_ns=self._stamp, last_z=z[k].copy(), score=float(nodes.scores[j]),
                             detection_index=int(j))
             self._next_id += 1
-            if self._frames <= c.n_init - 1 or c.n_init <= 1:
-                t.state = TrackState.CONFIRMED   # nothing to confirm against in the first frames
+            if c.n_init <= 1:
+                t.state = TrackState.CONFIRMED
             if nodes.embeddings is not None:
                 t.embedding = nodes.embeddings[j].copy()
             if nodes.positions is not None:
