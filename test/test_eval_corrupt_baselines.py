@@ -93,3 +93,19 @@ def test_baselines_cli_on_a_sequence_dir(tmp_path):
                                   corrupt_gt(crossing_gt(), 7, image_size=(500, 300), num_frames=T)[:, 0])
     assert "| sort |" in (out / "metrics.md").read_text()
     assert main(["baselines", "--seqs", str(seq), "--mot17", str(tmp_path), "--out", str(out)]) == 2
+
+
+def test_ours_adapter_writes_confirmed_and_coasting_rows():
+    from occtrack_ros.evaluation.baselines import ours_available
+
+    ok, why = ours_available()
+    if not ok:
+        pytest.skip(f"occtrack_ros.tracking.make_tracker not importable: {why}")
+    gt = crossing_gt()
+    dets = corrupt_gt(gt, 1, CorruptionConfig(fp_rate=0.0), image_size=(500, 300))
+    res = run_tracker("ours", dets, T, frame_rate=10.0, image_size=(500, 300))
+    assert res.shape[1] == 7 and len(res) > 0
+    assert (res[:, 0] >= 1).all() and (res[:, 0] <= T).all()
+    for f in np.unique(res[:, 0]):
+        ids = res[res[:, 0] == f, 1]
+        assert len(ids) == len(np.unique(ids))

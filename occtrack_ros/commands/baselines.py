@@ -37,6 +37,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--occluded", choices=("auto", "ignore", "count"), default="auto",
                         help="fully occluded gt rows: ignore (distractors; default for synthetic data) or count "
                         "(official MOTChallenge protocol; the auto choice for --mot17). See `occtrack eval -h`")
+    parser.add_argument("--ours-no-poses", action="store_true", help="give 'ours' boxes only, like the baselines "
+                        "(default: also the camera poses.txt and camera.json of the sequence when present)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for 'ours' (default: all)")
 
 
@@ -84,6 +86,29 @@ def _generate(preset: str, seeds: list[int], root) -> list:
     return dirs
 
 
+def _camera(seq_dir, notes: list) -> dict:
+    """Intrinsics (camera.json) and poses (poses.txt) of a sequence directory, for 'ours'."""
+    import json
+
+    from occtrack_ros.types import CameraIntrinsics
+
+    out = {}
+    if seq_dir is None:
+        return out
+    cam = seq_dir / "camera.json"
+    if cam.is_file():
+        c = json.loads(cam.read_text())
+        out["intrinsics"] = CameraIntrinsics(**{k: c[k] for k in ("fx", "fy", "cx", "cy", "width", "height")})
+    if (seq_dir / "poses.txt").is_file():
+        from occtrack_ros.tracking.poses import read_poses
+
+        out["poses"] = read_poses(seq_dir / "poses.txt")
+        note = "'ours' gets the camera poses (poses.txt, i.e. odometry); the baselines get boxes only"
+        if note not in notes:
+            notes.append(note)
+    return out
+
+
 def run(args) -> int:
     """Run and score every tracker; returns the exit status."""
     import sys
@@ -122,8 +147,9 @@ def run(args) -> int:
 
     cfg = CorruptionConfig()
     corruption = None
-    # Each entry: name, gt (N, 9), dets (K, 7), SeqInfo.
+    # Each entry: name, gt (N, 9), dets (K, 7), SeqInfo; seq_dirs: where poses.txt / camera.json may be.
     seqs = []
+    seq_dirs = {}
     try:
         if args.dets:
             if not args.gt:
@@ -131,6 +157,8 @@ def run(args) -> int:
             gt = mot_io.read_gt(args.gt)
             info = mot_io.seqinfo_for(args.gt, gt)
             seqs.append((info.name, gt, mot_io.read_results(args.dets), info))
+            gt_file = mot_io.resolve_gt_file(args.gt)
+            seq_dirs[info.name] = gt_file.parent.parent if gt_file.parent.name == "gt" else gt_file.parent
         elif args.mot17:
             for d in mot_io.list_sequence_dirs(args.mot17):
                 gt = mot_io.read_gt(d)
@@ -152,6 +180,7 @@ def run(args) -> int:
                 corruption["seeds"][info.name] = seed
                 dets = corrupt_gt(gt, seed, cfg, image_size=(info.width, info.height), num_frames=info.length)
                 seqs.append((info.name, gt, dets, info))
+                seq_dirs[info.name] = Path(d)
     except (FileNotFoundError, ValueError) as exc:
         print(f"occtrack baselines: {exc}", file=sys.stderr)
         return 2
@@ -163,7 +192,9 @@ def run(args) -> int:
     for tracker in names:
         inputs = []
         for name, gt, dets, info in tqdm(seqs, desc=tracker, leave=False):
-            res = run_tracker(tracker, dets, info.length, info.fps, (info.width, info.height), args.ours_weights)
+            extra = _camera(seq_dirs.get(name), notes) if tracker == OURS and not args.ours_no_poses else {}
+            res = run_tracker(tracker, dets, info.length, info.fps, (info.width, info.height), args.ours_weights,
+                              **extra)
             mot_io.write_results(out / "results" / tracker / f"{name}.txt", res)
             inputs.append(SequenceInput(name, gt, res, info.length))
         results[tracker] = evaluate_sequences(inputs, ignore_fully_occluded=ignore)

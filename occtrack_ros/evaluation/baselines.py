@@ -16,9 +16,11 @@ These trackers report the matched detection box of each confirmed track and noth
 without a detection in the frame: they do not coast. Any row they give during a full-occlusion
 episode is a detection (usually of another object) that was associated with the hidden track.
 
-``ours`` is ``occtrack_ros.tracking.make_tracker()`` (imported lazily): it gets boxes and scores
-only, and its CONFIRMED and OCCLUDED tracks are written out (OCCLUDED ones with their predicted
-amodal box: the coasting rows the occlusion metrics look at).
+``ours`` is ``occtrack_ros.tracking.make_tracker()`` (imported lazily), set up as ``occtrack
+track-dets`` does: ``TrackerConfig(fps=...)``, the sequence's intrinsics and, when given, the
+camera poses (odometry, which the baselines cannot use). Its CONFIRMED and OCCLUDED tracks are
+written out (OCCLUDED ones with their predicted amodal box: the coasting rows the occlusion
+metrics look at), with the existence probability as confidence.
 """
 from __future__ import annotations
 
@@ -60,10 +62,13 @@ def _dets_by_frame(dets: np.ndarray, num_frames: int) -> list[np.ndarray]:
 def run_tracker(
     name: str, dets: np.ndarray, num_frames: int, frame_rate: float = 30.0,
     image_size: tuple[int, int] | None = None, ours_weights: str | None = None,
+    intrinsics=None, poses: dict[int, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Track ``(K, >=7)`` detections (frame, id, x, y, w, h, score) -> ``(M, 7)`` results (frame, id, x, y, w, h, conf).
 
     ``name`` is one of ``BASELINES`` or ``"ours"``; every frame 1..num_frames is stepped, empty or not.
+    ``intrinsics`` (CameraIntrinsics) and ``poses`` ({0-based frame: (4, 4) T_world_cam}) are used by
+    ``ours`` only.
     """
     dets = np.asarray(dets, np.float64)
     if dets.size == 0:
@@ -72,7 +77,7 @@ def run_tracker(
         raise ValueError(f"detections must be (K, 7) frame,id,x,y,w,h,score; got {dets.shape}")
     per_frame = _dets_by_frame(dets, num_frames)
     if name == OURS:
-        return _run_ours(per_frame, frame_rate, image_size, ours_weights)
+        return _run_ours(per_frame, frame_rate, image_size, ours_weights, intrinsics, poses or {})
     import supervision as sv
 
     tracker = _baseline_tracker(name, frame_rate)
@@ -94,22 +99,28 @@ def run_tracker(
     return np.concatenate(out) if out else np.zeros((0, 7))
 
 
-def _run_ours(per_frame, frame_rate, image_size, weights) -> np.ndarray:
-    from occtrack_ros.tracking import make_tracker
-    from occtrack_ros.types import Detections, Frame, TrackState
+def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses) -> np.ndarray:
+    from occtrack_ros.tracking import TrackerConfig, make_tracker
+    from occtrack_ros.types import CameraIntrinsics, Detections, Frame, TrackState
 
-    width, height = image_size if image_size is not None else (64, 64)
-    # Ours uses boxes only here; a dummy image keeps the Frame contract without the pixels.
-    image = np.zeros((int(height), int(width), 3), np.uint8)
-    tracker = make_tracker(weights=weights)
+    if intrinsics is None and image_size is not None and None not in image_size:
+        intrinsics = CameraIntrinsics.default_for(int(image_size[0]), int(image_size[1]))
+    if weights:
+        tracker = make_tracker(None, weights)
+        tracker.config.fps = frame_rate
+    else:
+        tracker = make_tracker(TrackerConfig(fps=frame_rate))
+    # Boxes only: an empty image keeps the Frame contract without pixels (as `occtrack track-dets`).
+    blank = np.zeros((0, 0, 3), np.uint8)
     out = []
     for t, d in enumerate(per_frame):
         boxes = np.column_stack([d[:, X], d[:, X + 1], d[:, X] + d[:, X + 2], d[:, X + 1] + d[:, H]])  # (n, 4) xyxy
-        frame = Frame(image=image, stamp_ns=int(round(t * 1e9 / frame_rate)), index=t)
+        frame = Frame(image=blank, stamp_ns=int(round(t * 1e9 / frame_rate)), index=t, intrinsics=intrinsics,
+                      T_world_cam=poses.get(t))
         result = tracker.step(Detections(boxes=boxes, scores=d[:, 6]), frame)
         for tr in result.tracks:
             if tr.state not in (TrackState.CONFIRMED, TrackState.OCCLUDED):
                 continue
             x0, y0, x1, y1 = (float(v) for v in tr.box)
-            out.append([t + 1, tr.track_id, x0, y0, x1 - x0, y1 - y0, tr.score])
+            out.append([t + 1, tr.track_id, x0, y0, x1 - x0, y1 - y0, tr.existence_probability])
     return np.array(out, np.float64).reshape(-1, 7)
