@@ -78,7 +78,8 @@ def run_scene(tracker, scene, use_depth, hide=(30, 60)):
 @pytest.mark.parametrize("use_depth", [False, True])
 def test_identity_survives_30_frame_occlusion_during_pan(use_depth):
     scene = pillar_scene()
-    tracker = make_tracker(TrackerConfig(fps=10.0))
+    # The same tight reappearance gate as the counter-example below: only ego-motion can bridge the gap.
+    tracker = make_tracker(TrackerConfig(fps=10.0, gate_max_offset=1.0, reappear_sigma=0.2, reappear_sigma_growth=0.0))
     ids_a, _ = run_scene(tracker, scene, use_depth)
     before = {ids_a[i] for i in range(5, 30) if i in ids_a}
     after = {ids_a[i] for i in range(61, 90) if i in ids_a}
@@ -92,7 +93,9 @@ def test_without_ego_motion_the_pan_breaks_the_identity():
     This is what makes the test above able to fail: the pan moves A by ~10 px per second.
     """
     scene = pillar_scene()
-    tracker = make_tracker(TrackerConfig(fps=10.0, use_ego_motion=False, gate_max_offset=1.0))
+    cfg = TrackerConfig(fps=10.0, use_ego_motion=False, gate_max_offset=1.0, reappear_sigma=0.2,
+                        reappear_sigma_growth=0.0)
+    tracker = make_tracker(cfg)
     ids_a, _ = run_scene(tracker, scene, use_depth=False)
     before = {ids_a[i] for i in range(5, 30) if i in ids_a}
     after = {ids_a[i] for i in range(61, 90) if i in ids_a}
