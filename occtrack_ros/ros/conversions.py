@@ -100,18 +100,33 @@ def image_to_numpy(msg) -> np.ndarray:
     return array[..., 0] if info.channels == 1 else array
 
 
+def _check_header(msg) -> None:
+    """Limits the shared decoders do not check: a sane size and a 0/1 byte-order flag."""
+    height, width = int(msg.height), int(msg.width)
+    if not (0 < height <= MAX_IMAGE_SIDE and 0 < width <= MAX_IMAGE_SIDE):
+        raise ImageConversionError(f"image size {width}x{height} ({msg.encoding}) is outside 1..{MAX_IMAGE_SIDE} px")
+    if int(msg.is_bigendian) not in (0, 1):
+        raise ImageConversionError(f"is_bigendian={int(msg.is_bigendian)} is not 0 or 1")
+
+
 def image_to_rgb(msg) -> np.ndarray:
-    """A colour sensor_msgs/Image as ``(H, W, 3)`` uint8 RGB (the Frame convention)."""
+    """A colour sensor_msgs/Image as ``(H, W, 3)`` uint8 RGB (the Frame convention).
+
+    Decoding is occtrack_ros.data.image_encoding's (shared with the bag reader), so the node, the
+    bag reader and ``occtrack replay`` decode pixels identically.
+    """
+    from occtrack_ros.data.image_encoding import ImageEncodingError, decode_colour
+
     if msg.encoding not in COLOR_ENCODINGS:
         raise ImageConversionError(
             f"unsupported colour encoding {msg.encoding!r}; supported: {', '.join(COLOR_ENCODINGS)}"
         )
-    array = image_to_numpy(msg)
-    if msg.encoding == "mono8":
-        return np.repeat(array[..., None], 3, axis=2)
-    if msg.encoding in ("bgr8", "bgra8"):
-        return np.ascontiguousarray(array[..., 2::-1])
-    return np.ascontiguousarray(array[..., :3])
+    _check_header(msg)
+    try:
+        return decode_colour(msg.encoding, int(msg.height), int(msg.width), int(msg.step), _byte_buffer(msg.data),
+                             bool(msg.is_bigendian))
+    except ImageEncodingError as exc:
+        raise ImageConversionError(str(exc)) from exc
 
 
 def compressed_to_rgb(msg) -> np.ndarray:
@@ -133,14 +148,21 @@ def compressed_to_rgb(msg) -> np.ndarray:
 def depth_to_metres(msg) -> np.ndarray:
     """A depth sensor_msgs/Image as ``(H, W)`` float32 metres; invalid pixels (0, NaN, inf) become NaN.
 
-    ``16UC1`` is millimetres and ``32FC1`` metres (REP 118).
+    ``16UC1`` is millimetres and ``32FC1`` metres (REP 118); decoded by data.image_encoding.
     """
+    from occtrack_ros.data.image_encoding import ImageEncodingError, decode_depth
+
     if msg.encoding not in DEPTH_ENCODINGS:
         raise ImageConversionError(
             f"unsupported depth encoding {msg.encoding!r}; supported: {', '.join(DEPTH_ENCODINGS)} (REP 118)"
         )
-    array = image_to_numpy(msg)
-    depth = array.astype(np.float32) * np.float32(0.001) if msg.encoding == "16UC1" else array.astype(np.float32)
+    _check_header(msg)
+    try:
+        depth = decode_depth(msg.encoding, int(msg.height), int(msg.width), int(msg.step), _byte_buffer(msg.data),
+                             bool(msg.is_bigendian))
+    except ImageEncodingError as exc:
+        raise ImageConversionError(str(exc)) from exc
+    depth = np.array(depth, dtype=np.float32)  # writable copy
     depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
     return depth
 

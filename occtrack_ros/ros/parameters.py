@@ -141,6 +141,53 @@ def validate(name: str, value) -> str | None:
     return None if error is None else f"{name} {error}"
 
 
+def defaults() -> dict:
+    return {p.name: p.default for p in PARAMETERS}
+
+
+def load_yaml(path, node_name: str = NODE_NAME) -> dict:
+    """Parameter values from a ``ros__parameters`` YAML (as the node reads it), over the defaults.
+
+    Unknown names and invalid values raise ValueError naming them, as the node would refuse them.
+    """
+    import yaml
+
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    section = data.get(node_name) or data.get(f"/{node_name}") or data.get("/**") or {}
+    given = dict(section.get("ros__parameters", {}))
+    given.pop("use_sim_time", None)
+    values = defaults()
+    for name, value in given.items():
+        if name not in BY_NAME:
+            raise ValueError(f"{path}: unknown parameter {name!r} for {node_name}")
+        error = validate(name, value)
+        if error is not None:
+            raise ValueError(f"{path}: {error}")
+        values[name] = float(value) if isinstance(BY_NAME[name].default, float) else value
+    return values
+
+
+def pipeline_config(values: dict):
+    """The PipelineConfig these parameter values describe (node and ``occtrack replay`` alike)."""
+    from occtrack_ros.pipeline import PipelineConfig
+
+    return PipelineConfig(
+        device=values["device"], detector_weights=values["detector_weights"] or None,
+        tracker_weights=values["tracker_weights"] or None, depth_weights=values["depth_weights"] or None,
+        depth_source=values["depth_source"], score_threshold=float(values["score_threshold"]),
+        max_occlusion_age=int(values["max_occlusion_age"]), detector_plugin=values["detector_plugin"],
+        tracker_plugin=values["tracker_plugin"])
+
+
+def input_config(values: dict):
+    from occtrack_ros.ros.frame_input import InputConfig
+
+    return InputConfig(use_depth=values["depth_source"] == "topic", use_odometry=bool(values["use_odometry"]),
+                       base_to_camera=tuple(float(v) for v in values["base_to_camera"]),
+                       time_jump_reset_s=float(values["time_jump_reset"]))
+
+
 def markdown_table() -> str:
     lines = ["| parameter | default | description |", "|---|---|---|"]
     for p in PARAMETERS:

@@ -12,7 +12,10 @@ unsupported image encoding), ``depth_size`` (a depth image of the wrong size), `
 ``out_of_order`` (a stamp 100 ms back), ``loop`` (restart from frame 0 after FRAME, like a
 looping bag), ``no_camera_info`` (never publish camera_info; FRAME ignored).
 
-Usage: python -m occtrack_ros.ros.sequence_player --seq DIR [--rate HZ] [--lockstep ~/tracks topic]
+``--bag BAG`` publishes the messages of a rosbag2 recording instead, unchanged, under their
+recorded topic names (as ``ros2 bag play`` would; camera_info first within each stamp).
+
+Usage: python -m occtrack_ros.ros.sequence_player (--seq DIR | --bag BAG) [--rate HZ] [--lockstep TOPIC]
 """
 from __future__ import annotations
 
@@ -106,7 +109,9 @@ def schedule(n: int, faults: dict[str, int]) -> list[tuple[int, str | None]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seq", required=True, help="sequence directory written by `occtrack generate`")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--seq", help="sequence directory written by `occtrack generate`")
+    source.add_argument("--bag", help="rosbag2 recording to publish unchanged (faults do not apply)")
     parser.add_argument("--rate", type=float, default=None, help="frames per second (default: the sequence's)")
     parser.add_argument("--frames", type=int, default=None, help="publish only the first N frames")
     parser.add_argument("--depth-encoding", default="32FC1", choices=("32FC1", "16UC1"))
@@ -129,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     from occtrack_ros.data.sequence import load_sequence
     from occtrack_ros.ros.conversions import stamp_to_ns
 
+    if args.bag:
+        return play_bag(args)
     seq = load_sequence(args.seq)
     n = len(seq) if args.frames is None else min(args.frames, len(seq))
     period = 1.0 / (args.rate or seq.fps)
@@ -190,6 +197,107 @@ def main(argv: list[str] | None = None) -> int:
                     last_stamp = stamp_ns
                 time.sleep(max(0.0, period - (time.monotonic() - t0)))
             print(f"PLAYER done frames={len(plan)} lockstep_timeouts={timeouts}", flush=True)
+            time.sleep(0.5)
+            executor.shutdown()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 130
+    return 0
+
+
+def _stamp_groups(bag: str, frames: int | None):
+    """Lists of BagMessage sharing one header stamp, in log order; camera_info first in each."""
+    from occtrack_ros.ros.bag_messages import bag_topics, iter_bag_messages
+    from occtrack_ros.ros.conversions import stamp_to_ns
+
+    topics = list(bag_topics(bag))
+    group, stamp, count = [], None, 0
+    for m in iter_bag_messages(bag, topics):
+        msg = m.message()
+        s = stamp_to_ns(msg.header.stamp) if hasattr(msg, "header") else (
+            stamp_to_ns(msg.transforms[0].header.stamp) if getattr(msg, "transforms", None) else stamp)
+        if group and s != stamp:
+            yield sorted(group, key=lambda g: not g.msgtype.endswith("CameraInfo")), stamp
+            count += 1
+            if frames is not None and count >= frames:
+                return
+            group = []
+        group.append(m)
+        stamp = s
+    if group:
+        yield sorted(group, key=lambda g: not g.msgtype.endswith("CameraInfo")), stamp
+
+
+def play_bag(args) -> int:
+    """Publish a recording's messages unchanged (rclpy deserialises the recorded CDR bytes)."""
+    import importlib
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.serialization import deserialize_message
+
+    from occtrack_ros.ros.bag_messages import bag_topics
+    from occtrack_ros.ros.conversions import stamp_to_ns
+
+    def msg_class(msgtype: str):
+        package, _, name = msgtype.split("/")
+        try:
+            return getattr(importlib.import_module(f"{package}.msg"), name)
+        except ImportError:
+            return None
+
+    reliability = ReliabilityPolicy.RELIABLE if args.qos == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    qos = QoSProfile(depth=10, reliability=reliability)
+    try:
+        with rclpy.init():
+            node = rclpy.create_node("occtrack_bag_player")
+            types = {t: msg_class(mt) for t, (mt, _) in bag_topics(args.bag).items()}
+            for t in [t for t, cls in types.items() if cls is None]:
+                print(f"PLAYER skips {t}: its message package is not installed", flush=True)
+                del types[t]
+            pubs = {t: node.create_publisher(cls, t, qos) for t, cls in types.items()}
+            seen: set[int] = set()
+            cond = threading.Condition()
+            if args.lockstep:
+                from occtrack_ros.msg import TrackedObjectArray
+
+                def on_tracks(msg):
+                    with cond:
+                        seen.add(stamp_to_ns(msg.header.stamp))
+                        cond.notify_all()
+                node.create_subscription(TrackedObjectArray, args.lockstep, on_tracks, 10)
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            threading.Thread(target=executor.spin, daemon=True).start()
+            deadline = time.monotonic() + args.wait_subscriber
+            image_topics = [t for t, cls in types.items() if cls.__name__ in ("Image", "CompressedImage")
+                            and "depth" not in t]
+            while time.monotonic() < deadline and not any(pubs[t].get_subscription_count() for t in image_topics):
+                time.sleep(0.05)
+            while args.lockstep and node.count_publishers(args.lockstep) == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            timeouts, frames, last_t = 0, 0, None
+            period = 1.0 / args.rate if args.rate else None
+            for group, stamp in _stamp_groups(args.bag, args.frames):
+                t0 = time.monotonic()
+                for m in group:
+                    if m.topic not in pubs:
+                        continue
+                    pubs[m.topic].publish(deserialize_message(m.raw, types[m.topic]))
+                    if m.msgtype.endswith("CameraInfo"):
+                        time.sleep(0.005)  # topics are not ordered in DDS: let camera_info land first
+                has_image = any(m.topic in image_topics for m in group)
+                frames += has_image
+                if args.lockstep and has_image:
+                    with cond:
+                        if not cond.wait_for(lambda s=stamp: s in seen, timeout=args.lockstep_timeout):
+                            timeouts += 1
+                if period is None and last_t is not None:
+                    period = max(0.0, (stamp - last_t) * 1e-9)
+                last_t = stamp
+                time.sleep(max(0.0, (period or 0.0) - (time.monotonic() - t0)))
+            print(f"PLAYER done frames={frames} lockstep_timeouts={timeouts}", flush=True)
             time.sleep(0.5)
             executor.shutdown()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -18,13 +18,13 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from occtrack_ros.pipeline import ComponentUnavailable, Pipeline, PipelineConfig
+from occtrack_ros.pipeline import ComponentUnavailable
 from occtrack_ros.ros import parameters as P
-from occtrack_ros.ros.conversions import edges_to_msg, ns_to_stamp, numpy_to_image, output_to_msg
-from occtrack_ros.ros.frame_input import FrameAssembler, FrameRejected, InputConfig
+from occtrack_ros.ros.conversions import numpy_to_image
+from occtrack_ros.ros.frame_input import FrameRejected
 from occtrack_ros.ros.latest_slot import LatestSlot
-from occtrack_ros.ros.markers import MarkerBook
-from occtrack_ros.ros.sync import ApproximateTimeSync, message_filters_available
+from occtrack_ros.ros.session import TrackingSession
+from occtrack_ros.ros.sync import message_filters_available
 
 WARN_PERIOD_S = 5.0       # one log line per kind of bad input per period
 SYNC_STALL_WARN_S = 3.0   # images arrive but no synchronised set: say which input is missing
@@ -61,19 +61,14 @@ class TrackerNode(Node):
             import torch
             torch.set_num_threads(v["threads"])
         # Raises ComponentUnavailable (naming the module or weights file) before any subscription.
-        self.pipeline = Pipeline(PipelineConfig(
-            device=v["device"], detector_weights=v["detector_weights"] or None,
-            tracker_weights=v["tracker_weights"] or None, depth_weights=v["depth_weights"] or None,
-            depth_source=v["depth_source"], score_threshold=v["score_threshold"],
-            max_occlusion_age=v["max_occlusion_age"], detector_plugin=v["detector_plugin"],
-            tracker_plugin=v["tracker_plugin"]))
-        self.use_depth = v["depth_source"] == "topic"
-        self.use_odom = bool(v["use_odometry"])
-        self.compressed = v["image_transport"] == "compressed"
-        self.assembler = FrameAssembler(InputConfig(
-            use_depth=self.use_depth, use_odometry=self.use_odom, base_to_camera=tuple(v["base_to_camera"]),
-            time_jump_reset_s=v["time_jump_reset"]))
-        self.markers = MarkerBook(trajectory_length=v["trajectory_length"])
+        self.session = TrackingSession(v)
+        self.pipeline = self.session.pipeline
+        self.markers = self.session.markers
+        for note in self.pipeline.notes:
+            self.get_logger().warning(note)
+        self.use_depth = self.session.use_depth
+        self.use_odom = self.session.use_odometry
+        self.compressed = self.session.compressed
 
         self._make_publishers()
         self._camera_info = None
@@ -86,9 +81,8 @@ class TrackerNode(Node):
         self._worker = threading.Thread(target=self._work, name="occtrack-pipeline", daemon=True)
         self._worker.start()
         self._diag_timer = self.create_timer(v["diagnostics_period"], self._diagnostics)
-        inputs = ["image"] + (["depth"] if self.use_depth else []) + (["odometry"] if self.use_odom else [])
         self.get_logger().info(
-            f"tracking {self.resolve_topic_name(self._image_topic)} (sync: {' + '.join(inputs)}, "
+            f"tracking {self.resolve_topic_name(self._image_topic)} (sync: {' + '.join(self.session.inputs)}, "
             f"backend {self.sync_backend}, slop {v['sync_slop']} s, queue {v['sync_queue_size']}); "
             f"depth_source={v['depth_source']}, device={v['device']}")
 
@@ -136,7 +130,7 @@ class TrackerNode(Node):
             self._mf_sync.registerCallback(self._on_synced)
             subs[0].registerCallback(self._count_received)
             return
-        self._sync = ApproximateTimeSync(len(topics), v["sync_queue_size"], v["sync_slop"], self._on_synced)
+        self._sync = self.session.make_sync(self._on_synced)
         for index, (msg_type, name) in enumerate(topics):
             self.create_subscription(msg_type, name, self._make_input_callback(index), qos)
 
@@ -158,10 +152,7 @@ class TrackerNode(Node):
     def _on_synced(self, *msgs) -> None:
         self._stats["synced"] += 1
         self._last_synced = time.monotonic()
-        image = msgs[0]
-        rest = list(msgs[1:])
-        depth = rest.pop(0) if self.use_depth else None
-        odom = rest.pop(0) if self.use_odom else None
+        image, depth, odom = self.session.split(msgs)
         self._slot.put((image, depth, odom, self._camera_info, time.perf_counter()))
 
     def _on_set_parameters(self, params) -> SetParametersResult:
@@ -214,37 +205,33 @@ class TrackerNode(Node):
                 self.warnings.warn("processing", f"frame failed in processing: {type(exc).__name__}: {exc}")
 
     def _process(self, image, depth, odom, camera_info, t_in: float) -> None:
+        resets = self.session.resets
         try:
-            assembled = self.assembler.assemble(image, depth, odom, camera_info, compressed=self.compressed)
+            step = self.session.step(image, depth, odom, camera_info)
         except FrameRejected as exc:
             self._stats["rejected"] += 1
             self.warnings.warn(exc.key, str(exc))
             return
-        for key, text in assembled.warnings:
+        finally:
+            self._stats["resets"] += self.session.resets - resets
+        for key, text in step.assembled.warnings:
             self.warnings.warn(key, text)
-        if assembled.reset:
-            self._stats["resets"] += 1
-            self.pipeline.reset()
-            self.markers.reset()
-        result = self.pipeline.process(assembled.frame)
-        stamp = ns_to_stamp(assembled.frame.stamp_ns)
-        frame_id = assembled.frame_id
-        self.pub_tracks.publish(output_to_msg(result.output, stamp, frame_id))
+        self.pub_tracks.publish(step.tracks_msg)
         t_out = time.perf_counter()
-        up = (0.0, 0.0, 1.0) if assembled.frame.T_world_cam is not None else (0.0, -1.0, 0.0)
-        self.pub_markers.publish(self.markers.build(result.output, stamp, frame_id, up=up))
-        self.pub_graph.publish(edges_to_msg(result.output.edges, stamp, frame_id))
-        self._publish_images(assembled.frame, result, stamp, image.header.frame_id)
+        self.pub_markers.publish(self.session.markers_msg(step))
+        self.pub_graph.publish(self.session.scene_graph_msg(step))
+        self._publish_images(step.assembled.frame, step.result, step.stamp, image.header.frame_id)
+        pipeline_ms = step.result.timings["total"]
         node_ms = 1e3 * (t_out - t_in)
         self._stats["processed"] += 1
-        self._pipeline_ms.append(result.timings["total"])
-        self._latency_ms.append(node_ms - result.timings["total"])
+        self._pipeline_ms.append(pipeline_ms)
+        self._latency_ms.append(node_ms - pipeline_ms)
         del self._pipeline_ms[:-5000], self._latency_ms[:-5000]
         if self.pub_timing.get_subscription_count() > 0:
             from std_msgs.msg import Float64MultiArray
 
             self.pub_timing.publish(Float64MultiArray(
-                data=[float(assembled.frame.stamp_ns), float(result.timings["total"]), float(node_ms)]))
+                data=[float(step.assembled.frame.stamp_ns), float(pipeline_ms), float(node_ms)]))
 
     def _publish_images(self, frame, result, stamp, camera_frame: str) -> None:
         from occtrack_ros.ros.overlay import draw_overlay, instance_image
@@ -270,7 +257,7 @@ def main(args=None) -> int:
         with rclpy.init(args=args):
             try:
                 node = TrackerNode()
-            except ComponentUnavailable as exc:
+            except (ComponentUnavailable, rclpy.exceptions.ParameterException) as exc:
                 rclpy.logging.get_logger(P.NODE_NAME).fatal(f"cannot start: {exc}")
                 return 1
             rclpy.spin(node)
