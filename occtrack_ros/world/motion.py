@@ -47,6 +47,11 @@ class ObjectMotion:
     def _draw_speed(self, rng: np.random.Generator) -> float:
         return rng.uniform(*self.p.speed_range) * self.lane_z  # [m/s]
 
+    def hurry(self) -> None:
+        """Cancel a stop and move at the top of the speed range (deterministic: draws nothing)."""
+        self.stop_left = 0
+        self.target_speed = max(self.target_speed, self.p.speed_range[1] * self.lane_z)
+
     def step(self, rng: np.random.Generator, dt: float) -> None:
         """Advance one frame of ``dt`` seconds."""
         p = self.p

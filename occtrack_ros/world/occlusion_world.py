@@ -62,6 +62,7 @@ class OcclusionWorldConfig:
     camera_forward_m: tuple[float, float] = (0.2, 0.5)
     camera_pan_deg: tuple[float, float] = (3.0, 9.0)
     camera_frequency_hz: tuple[float, float] = (0.03, 0.09)
+    max_hidden_frames: int = 30                                # then a hidden object stops idling
     motion: MotionParams = field(default_factory=MotionParams)
 
     def __post_init__(self) -> None:
@@ -231,9 +232,15 @@ class OcclusionWorld:
     def frames(self) -> Iterator[FrameRecord]:
         """Render ``num_frames`` frames, advancing the objects after each."""
         dt = 1.0 / self.config.fps
+        hidden_for = {o.object_id: 0 for o in self.objects}
         for index in range(self.config.num_frames):
-            yield self.render(self.camera.pose(index * dt))
+            record = self.render(self.camera.pose(index * dt))
+            yield record
+            hidden = {o.object_id for o in record.objects if o.visible_area == 0}
             for obj in self.objects:
+                hidden_for[obj.object_id] = hidden_for[obj.object_id] + 1 if obj.object_id in hidden else 0
+                if hidden_for[obj.object_id] >= self.config.max_hidden_frames:
+                    obj.motion.hurry()  # keeps full occlusions within ~60 frames: no parking behind walls
                 obj.motion.step(self.rng, dt)
 
 

@@ -33,20 +33,21 @@ def multi_octave_noise(rng: np.random.Generator, size: int, channels: int,
 def sample_wrapped(texture: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Bilinear lookup of a periodic (T, T, C) texture at texel coordinates u (column), v (row).
 
-    Returns an array of shape ``u.shape + (C,)``.
+    Returns a float32 array of shape ``u.shape + (C,)``.
     """
-    size = texture.shape[0]
+    size, channels = texture.shape[0], texture.shape[2]
     assert texture.ndim == 3 and texture.shape[1] == size, f"texture must be (T, T, C), got {texture.shape}"
     u0 = np.floor(u)
     v0 = np.floor(v)
-    du = (u - u0)[..., None]
-    dv = (v - v0)[..., None]
-    i0 = np.mod(v0.astype(np.int64), size)
+    du = (u - u0).astype(np.float32)[..., None]
+    dv = (v - v0).astype(np.float32)[..., None]
     j0 = np.mod(u0.astype(np.int64), size)
-    i1 = np.mod(i0 + 1, size)
-    j1 = np.mod(j0 + 1, size)
-    top = texture[i0, j0] * (1.0 - du) + texture[i0, j1] * du
-    bottom = texture[i1, j0] * (1.0 - du) + texture[i1, j1] * du
+    i0 = np.mod(v0.astype(np.int64), size) * size
+    j1 = np.where(j0 == size - 1, 0, j0 + 1)
+    i1 = np.where(i0 == (size - 1) * size, 0, i0 + size)
+    flat = texture.reshape(size * size, channels)  # (T*T, C): one gather per corner
+    top = flat.take(i0 + j0, axis=0) * (1.0 - du) + flat.take(i0 + j1, axis=0) * du
+    bottom = flat.take(i1 + j0, axis=0) * (1.0 - du) + flat.take(i1 + j1, axis=0) * du
     return top * (1.0 - dv) + bottom * dv
 
 
