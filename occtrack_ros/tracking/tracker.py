@@ -407,14 +407,15 @@ class Tracker:
         c = self.config
         if c.common_motion_gain <= 0 or (self._T_cur is not None and self._T_prev is not None):
             return
-        res = []
-        for i, j in matches:
-            t = self.tracks[i]
-            if t.hits >= 2 and t.prior_center is not None:
-                res.append(xyxy_to_cxcywh(nodes.boxes[j:j + 1])[0, :2] - t.prior_center)
-        if len(res) < c.common_motion_min_tracks:
+        if not any(t.misses > 0 and t.x3 is None for t in self.tracks):
             return
-        shift = c.common_motion_gain * np.median(np.array(res), axis=0)
+        pairs = [(self.tracks[i].prior_center, j) for i, j in matches
+                 if self.tracks[i].hits >= 2 and self.tracks[i].prior_center is not None]
+        if len(pairs) < c.common_motion_min_tracks:
+            return
+        b = nodes.boxes[[j for _, j in pairs]]
+        res = 0.5 * (b[:, :2] + b[:, 2:]) - np.stack([p for p, _ in pairs])
+        shift = c.common_motion_gain * np.median(res, axis=0)
         for t in self.tracks:
             if t.misses > 0 and t.x3 is None:
                 t.x[0:2] += shift
@@ -458,7 +459,8 @@ class Tracker:
     # ---------------------------------------------------------------- output
     def _public(self, t: TrackRecord) -> Track:
         fps = self.config.fps
-        box = cxcywh_to_xyxy(t.x[None, :4])[0].astype(np.float32)
+        cx, cy, w, h = t.x[:4]
+        box = np.array([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], np.float32)
         pos = vel = pos_cov = vel_cov = size = None
         if t.x3 is not None:
             pos, vel = t.x3[:3].copy(), t.x3[3:6] * fps
