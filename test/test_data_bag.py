@@ -37,6 +37,8 @@ def test_bag_round_trip_is_frame_identical(tmp_path, mcap_seq, storage):
         assert a.intrinsics == b.intrinsics
         np.testing.assert_allclose(b.T_world_cam, a.T_world_cam, atol=1e-8)
     assert from_bag[3].stamp_ns == EPOCH_NS + 300_000_000  # frame / fps + the fixed epoch
+    single_file = next(p for p in (out / "bag").iterdir() if p.suffix in (".mcap", ".db3"))
+    assert np.array_equal(next(iter(open_frames(single_file))).image, seq[0].image)
 
 
 def test_sequence_dir_without_images_reads_its_bag_and_several_bags_chain(tmp_path, mcap_seq):

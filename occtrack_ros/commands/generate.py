@@ -18,7 +18,9 @@ def add_arguments(parser) -> None:
                         "(default); sprites-mot: the Tracking-by-Animation protocol, static camera")
     parser.add_argument("--seed", type=int, default=0, help="scene seed; the output is a pure function of it")
     parser.add_argument("--out", required=True, help="output sequence directory (created; must be empty "
-                        "unless --overwrite)")
+                        "unless --overwrite); with --count > 1, the parent of one directory per sequence")
+    parser.add_argument("--count", type=int, default=1,
+                        help="render seeds SEED .. SEED+COUNT-1 into OUT/<preset>-<seed>/ (training sets)")
     parser.add_argument("--frames", type=int, default=None,
                         help="number of frames (default 200 for occlusion, 500 for sprites-mot)")
     parser.add_argument("--width", type=int, default=None, help="image width in 64..256 (occlusion only; "
@@ -35,24 +37,38 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Render the sequence; returns the process exit status."""
+    """Render the sequence(s); returns the process exit status."""
     import sys
-    import time
     from pathlib import Path
-
-    from occtrack_ros.data.sequence_writer import write_sequence
-    from occtrack_ros.world.presets import make_sequence
 
     if args.frames is not None and args.frames < 1:
         print(f"occtrack generate: --frames={args.frames} must be >= 1", file=sys.stderr)
         return 2
+    if args.count < 1:
+        print(f"occtrack generate: --count={args.count} must be >= 1", file=sys.stderr)
+        return 2
+    if args.count == 1:
+        return _generate_one(args, args.seed, Path(args.out))
+    for seed in range(args.seed, args.seed + args.count):
+        status = _generate_one(args, seed, Path(args.out) / f"{args.preset}-{seed:04d}")
+        if status != 0:
+            return status
+    return 0
+
+
+def _generate_one(args, seed: int, out) -> int:
+    import sys
+    import time
+
+    from occtrack_ros.data.sequence_writer import write_sequence
+    from occtrack_ros.world.presets import make_sequence
+
     start = time.perf_counter()
     try:
-        sequence = make_sequence(args.preset, args.seed, args.frames, args.width, args.height)
+        sequence = make_sequence(args.preset, seed, args.frames, args.width, args.height)
     except ValueError as exc:
         print(f"occtrack generate: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
     bag = None
     if args.bag:
         from occtrack_ros.data.bag_writer import SequenceBagWriter

@@ -47,6 +47,12 @@ def _prepare_dir(out: Path, overwrite: bool) -> None:
             raise FileExistsError(f"output directory {out} is not empty; pass overwrite=True (--overwrite)")
         if not (out / "seqinfo.ini").exists():
             raise FileExistsError(f"refusing to overwrite {out}: it is not empty and not a sequence directory")
+        import shutil
+
+        # Stale frames of a longer earlier run must not survive next to the new ones.
+        for sub in ("img1", "depth", "gt", "bag"):
+            if (out / sub).is_dir():
+                shutil.rmtree(out / sub)
     for sub in ("img1", "depth", "gt/masks"):
         (out / sub).mkdir(parents=True, exist_ok=True)
 
