@@ -25,6 +25,8 @@ def add_arguments(parser) -> None:
                      help="render --seeds of this preset (into OUT/seqs, reused when present), then as --seqs")
     src.add_argument("--seeds", default=None, help="with --generate: '1000-1009' or '2000,2001'. Held-out seeds: "
                      "1000-1009 (occlusion), 2000-2019 (sprites-mot)")
+    src.add_argument("--regenerate", action="store_true", help="with --generate: render again even when OUT/seqs "
+                     "has the sequence (do this after the generator changed)")
     src.add_argument("--mot17", default=None, help="folder of MOT17 sequence directories with det/det.txt and "
                      "gt/gt.txt, e.g. /work/shared/data/MOT17")
     parser.add_argument("--out", required=True, help="output folder")
@@ -70,14 +72,30 @@ def _sequence_seed(seq_dir, override):
     raise ValueError(f"{seq_dir}: no seed in gt/gt3d.json; pass --corrupt-seed")
 
 
-def _generate(preset: str, seeds: list[int], root) -> list:
+def _git_revision() -> str:
+    """HEAD of the checkout this code runs from, with '+dirty' when tracked files differ (for the record)."""
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def _generate(preset: str, seeds: list[int], root, regenerate: bool) -> list:
     import subprocess
     import sys
 
     dirs = []
     for s in seeds:
         d = root / f"{preset}-{s}"
-        if not (d / "gt" / "gt.txt").is_file():
+        if regenerate or not (d / "gt" / "gt.txt").is_file():
             cmd = [sys.executable, "-m", "occtrack_ros.cli", "generate", "--preset", preset, "--seed", str(s),
                    "--out", str(d), "--quiet", "--overwrite"]
             print("+", " ".join(cmd[2:]), flush=True)
@@ -169,7 +187,7 @@ def run(args) -> int:
             if args.generate:
                 if not args.seeds:
                     raise ValueError("--generate needs --seeds")
-                dirs = _generate(args.generate, _parse_seeds(args.seeds), out / "seqs")
+                dirs = _generate(args.generate, _parse_seeds(args.seeds), out / "seqs", args.regenerate)
             else:
                 dirs = [Path(d) for d in args.seqs]
             corruption = {"config": cfg.__dict__, "seeds": {}}
@@ -221,7 +239,7 @@ def run(args) -> int:
     md += [f"Note: {n}" for n in notes]
     (out / "metrics.md").write_text("\n".join(md) + "\n")
     write_json(out / "metrics.json", {
-        "source": source, "sequences": [s[0] for s in seqs], "occluded_rows": "ignored" if ignore else "counted",
+        "source": source, "git_revision": _git_revision(), "sequences": [s[0] for s in seqs], "occluded_rows": "ignored" if ignore else "counted",
         "corruption": corruption, "notes": notes,
         "trackers": {t: dict(r["combined"], sequences=r["sequences"]) for t, r in results.items()},
     })
