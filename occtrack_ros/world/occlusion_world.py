@@ -214,7 +214,7 @@ class OcclusionWorld:
             p_cam = R.T @ (obj.motion.position - c)
             hit = draw_billboard(canvas, self.intrinsics, p_cam, obj.half_size, obj.shape, obj.colour_fn,
                                  obj.object_id)
-            if hit is not None:
+            if hit is not None and hit.amodal_area > 0:  # in view = a silhouette pixel inside the image
                 hits[obj.object_id] = (hit, p_cam, obj.motion.position.copy())
         records = []
         for object_id in sorted(hits):

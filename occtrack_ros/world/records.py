@@ -11,7 +11,11 @@ from occtrack_ros.types import CameraIntrinsics
 
 @dataclass
 class ObjectRecord:
-    """Ground truth of one object in one frame (only objects whose amodal box meets the image)."""
+    """Ground truth of one object in one frame, for objects inside the view.
+
+    Inside the view: the amodal box meets the image and at least one pixel of the full
+    silhouette falls inside it (a box corner that holds no silhouette pixel does not count).
+    """
 
     object_id: int                 # >= 1, stable over the sequence
     position_world: np.ndarray     # (3,) centre in the world frame [m]

@@ -144,7 +144,8 @@ class SpritesMot:
             alpha = shape_mask(sprite.shape, a, b)
             image[i0:i1, j0:j1][alpha] = sprite.colour
             ids[i0:i1, j0:j1][alpha] = sprite.object_id
-            amodal[sprite.object_id] = (sprite, box, int(alpha.sum()))
+            if alpha.any():  # in view = a silhouette pixel inside the image
+                amodal[sprite.object_id] = (sprite, box, int(alpha.sum()))
         fx, cx = self.intrinsics.fx, self.intrinsics.cx
         records = []
         for object_id in sorted(amodal):
