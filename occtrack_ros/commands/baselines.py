@@ -239,7 +239,8 @@ def run(args) -> int:
     md += [f"Note: {n}" for n in notes]
     (out / "metrics.md").write_text("\n".join(md) + "\n")
     write_json(out / "metrics.json", {
-        "source": source, "git_revision": _git_revision(), "sequences": [s[0] for s in seqs], "occluded_rows": "ignored" if ignore else "counted",
+        "source": source, "git_revision": _git_revision(),
+        "sequences": [s[0] for s in seqs], "occluded_rows": "ignored" if ignore else "counted",
         "corruption": corruption, "notes": notes,
         "trackers": {t: dict(r["combined"], sequences=r["sequences"]) for t, r in results.items()},
     })
