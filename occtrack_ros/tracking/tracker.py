@@ -432,8 +432,12 @@ class Tracker:
             # A detection almost identical to a matched one is a duplicate, not a new object.
             overlap = iou_matrix(nodes.boxes[cand].astype(np.float64), nodes.boxes[sorted(matched)].astype(np.float64))
             cand = [j for j, o in zip(cand, overlap.max(axis=1)) if o < 0.7]
-        if not cand:
-            return
+        if cand:
+            self._create_tracks(nodes, cand)
+
+    def _create_tracks(self, nodes: FrameNodes, cand: list[int]) -> list[TrackRecord]:
+        """New tentative tracks from detections ``cand`` (indices into this frame's detections)."""
+        c = self.config
         z = xyxy_to_cxcywh(nodes.boxes[cand])
         h = np.maximum(z[:, 3:4], 1.0)
         wh = np.maximum(z[:, 2:4], 1.0)
@@ -455,6 +459,7 @@ class Tracker:
             new.append(t)
         self._update_memory(new, np.array(cand), nodes)
         self.tracks.extend(new)
+        return new
 
     # ---------------------------------------------------------------- output
     def _public(self, t: TrackRecord) -> Track:
