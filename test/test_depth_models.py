@@ -101,8 +101,8 @@ def test_collapse_flags():
     varied = torch.rand(2, 1, 8, 8) * 10 + 1
     assert depth_cv(flat) < 1e-6 and depth_cv(varied) > 0.2
     th = CollapseThresholds()
-    assert collapse_flags(0.01, 0.01, 1.0, th) == {"depth_collapsed": True, "pose_collapsed": False}
-    assert collapse_flags(0.3, 1e-6, 1e-4, th) == {"depth_collapsed": False, "pose_collapsed": True}
+    assert collapse_flags(0.01, 0.01, th) == {"depth_collapsed": True, "pose_collapsed": False}
+    assert collapse_flags(0.3, 1e-6, th) == {"depth_collapsed": False, "pose_collapsed": True}
 
 
 def _render_planes(T_world_cam, K, height, width):

@@ -31,8 +31,11 @@ class DepthPoseObjective(nn.Module):
     ``plane_depth`` not None: depth is that constant instead of DepthNet's (pose pretraining).
     """
 
-    def __init__(self, height: int, width: int, config: PhotometricConfig | None = None):
+    def __init__(self, height: int, width: int, config: PhotometricConfig | None = None, loss_scales: int = 4):
         super().__init__()
+        if loss_scales < 1:
+            raise ValueError(f"loss_scales must be >= 1, got {loss_scales}")
+        self.loss_scales = loss_scales  # Monodepth2 uses all 4; fewer halves the CPU cost
         self.config = config or PhotometricConfig()
         self.error = PhotometricError(self.config.alpha)
         self.synth = ViewSynthesis(height, width)
@@ -55,7 +58,7 @@ class DepthPoseObjective(nn.Module):
             cfg = depth_net.config
             depths = [disp_to_depth(F.interpolate(d, size=(self.height, self.width), mode="bilinear",
                                                   align_corners=False), cfg.min_depth, cfg.max_depth)[1]
-                      for d in disps]  # full-resolution depth per scale, as Monodepth2
+                      for d in disps[:self.loss_scales]]  # full-resolution depth per scale, as Monodepth2
         total = target.new_zeros(())
         mask = None
         for s, depth in enumerate(depths):

@@ -1,0 +1,133 @@
+"""`occtrack eval-depth`: score the depth/pose nets against a generated sequence's ground truth.
+
+Depth: ``abs_rel = mean |d - d*| / d*`` and ``delta1 = fraction with max(d/d*, d*/d) < 1.25`` over
+the valid ground-truth pixels of each frame after per-frame median scaling (monocular depth is up
+to scale), averaged over frames. Pose, for each consecutive pair: ``pose_rot_err_deg`` is the
+angle of ``R_pred^T R_true`` and ``pose_trans_dir_err_deg`` the angle between the predicted and
+true translation directions, skipping pairs whose true translation is below ``--min-translation``.
+
+Zero-motion baseline: its rotation error is the true rotation angle. A zero translation has no
+direction, so ``zero_pose_trans_dir_err_deg`` is defined as 90 degrees, the expected error of a
+direction that carries no information (uniform on the sphere); ``forward_pose_trans_dir_err_deg``
+reports the stricter constant guess "straight ahead" (0, 0, 1) as well.
+"""
+from __future__ import annotations
+
+NAME = "eval-depth"
+HELP = "score the learned depth/pose nets on generated sequences (abs rel, delta1, relative pose errors)"
+
+
+def add_arguments(p) -> None:
+    """Options of `occtrack eval-depth`."""
+    p.add_argument("--seq", nargs="+", required=True, help="sequence directories with depth/ and poses.txt")
+    p.add_argument("--json", required=True, help="output metrics JSON")
+    p.add_argument("--weights", default=None, help="depth/pose checkpoint (default: shipped occlusion weights)")
+    p.add_argument("--min-translation", type=float, default=1e-3,
+                   help="true translations [m] below this are skipped by the direction error")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+
+
+def depth_errors(pred, gt) -> tuple[float, float]:
+    """(abs_rel, delta1) of one (H, W) prediction after median scaling on valid gt pixels."""
+    import numpy as np
+
+    valid = np.isfinite(gt) & (gt > 0) & np.isfinite(pred) & (pred > 0)
+    if not valid.any():
+        raise ValueError("no valid ground-truth depth pixels")
+    p, g = pred[valid].astype(np.float64), gt[valid].astype(np.float64)
+    p = p * np.median(g) / np.median(p)
+    ratio = np.maximum(p / g, g / p)
+    return float(np.mean(np.abs(p - g) / g)), float(np.mean(ratio < 1.25))
+
+
+def angle_between_deg(a, b) -> float:
+    """Angle between two 3-vectors in degrees (90 if either is zero)."""
+    import numpy as np
+
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na < 1e-12 or nb < 1e-12:
+        return 90.0
+    return float(np.rad2deg(np.arccos(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))))
+
+
+def evaluate_sequence(nets, directory, min_translation: float) -> dict:
+    """Per-sequence lists of errors."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from occtrack_ros.data.sequence import load_sequence
+    from occtrack_ros.depth.source import resize_map
+    from occtrack_ros.geometry import relative_pose, rotation_angle_deg
+
+    seq = load_sequence(directory)
+    if seq.poses is None:
+        raise FileNotFoundError(f"{directory}: poses.txt is required for the pose errors")
+    out = {k: [] for k in ("abs_rel", "delta1", "rot", "dir", "zero_rot", "forward_dir")}
+    prev = None
+    for frame in tqdm(seq, total=len(seq), desc=f"eval-depth {seq.name}", leave=False):
+        if frame.depth is None:
+            raise FileNotFoundError(f"{directory}: depth/ maps are required")
+        h, w = frame.image.shape[:2]
+        a, d1 = depth_errors(resize_map(nets.depth(frame), h, w), frame.depth)
+        out["abs_rel"].append(a)
+        out["delta1"].append(d1)
+        if prev is not None:
+            T_true = relative_pose(prev.T_world_cam, frame.T_world_cam)
+            T_pred = nets.motion(frame, prev)
+            out["rot"].append(rotation_angle_deg(T_pred[:3, :3].T @ T_true[:3, :3]))
+            out["zero_rot"].append(rotation_angle_deg(T_true))
+            if np.linalg.norm(T_true[:3, 3]) >= min_translation:
+                out["dir"].append(angle_between_deg(T_pred[:3, 3], T_true[:3, 3]))
+                out["forward_dir"].append(angle_between_deg(np.array([0.0, 0.0, 1.0]), T_true[:3, 3]))
+        prev = frame
+    return out
+
+
+def summarize(lists: dict) -> dict:
+    """Means of the error lists under the JSON key names."""
+    import numpy as np
+
+    def mean(key):
+        return float(np.mean(lists[key])) if lists[key] else float("nan")
+
+    return {
+        "abs_rel": mean("abs_rel"), "delta1": mean("delta1"),
+        "pose_rot_err_deg": mean("rot"), "pose_trans_dir_err_deg": mean("dir"),
+        "zero_pose_rot_err_deg": mean("zero_rot"), "zero_pose_trans_dir_err_deg": 90.0 if lists["dir"] else
+        float("nan"), "forward_pose_trans_dir_err_deg": mean("forward_dir"),
+        "frames": len(lists["abs_rel"]), "pose_pairs": len(lists["rot"]), "direction_pairs": len(lists["dir"]),
+    }
+
+
+def run(args) -> int:
+    """Evaluate; writes the JSON and prints the summary."""
+    import json
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from occtrack_ros.depth.learned import LearnedNets
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    nets = LearnedNets(args.weights, args.device)
+    try:
+        nets._load()
+        pooled: dict[str, list] = {}
+        per_seq = {}
+        for d in args.seq:
+            lists = evaluate_sequence(nets, d, args.min_translation)
+            per_seq[str(d)] = summarize(lists)
+            for k, v in lists.items():
+                pooled.setdefault(k, []).extend(v)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"occtrack eval-depth: {exc}", file=sys.stderr)
+        return 2
+    result = {**summarize(pooled), "weights": str(nets.path), "sequences": per_seq,
+              "min_translation_m": args.min_translation}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k != "sequences"}, indent=1))
+    return 0

@@ -1,0 +1,34 @@
+"""Depth and ego-motion sources selected by one config key, ``depth_source: topic|learned|pretrained``.
+
+Real sensors replace the learned nets wherever they are present: a depth topic gives metric depth,
+odometry gives ego-motion (and fixes the monocular scale, see occtrack_ros.depth.scale), and
+camera_info gives the intrinsics used in training. The learned nets run only for what is missing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from occtrack_ros.depth.source import DepthPose
+
+MODES = ("topic", "learned", "pretrained")
+
+
+def make_depth_source(mode: str, weights: str | Path | None = None, device: str = "cpu"):
+    """A source with ``.estimate(frame, prev) -> DepthPose``.
+
+    ``weights``: depth/pose checkpoint for "topic"/"learned" (None = shipped occlusion weights);
+    a local directory or hub id of a transformers depth-estimation model for "pretrained"
+    (None = Depth Anything V2 Small).
+    """
+    from occtrack_ros.depth import sources
+
+    if mode == "topic":
+        return sources.TopicDepthSource(weights, device)
+    if mode == "learned":
+        return sources.LearnedDepthSource(weights, device)
+    if mode == "pretrained":
+        return sources.PretrainedDepthSource(weights, device)
+    raise ValueError(f"unknown depth_source {mode!r}; choose one of {', '.join(MODES)}")
+
+
+__all__ = ["DepthPose", "MODES", "make_depth_source"]

@@ -1,0 +1,312 @@
+"""`occtrack train depth-pose`: self-supervised DepthNet + PoseNet with a staged schedule.
+
+Why stages: trained jointly from scratch, the photometric loss has two degenerate optima that the
+seed project fell into: with SSIM+L1 the depth net learned while the pose net stayed at zero
+motion, and with L1 alone the pose net learned while depth went flat. The fix is to pretrain
+each net while the other is held fixed, then fine-tune both:
+
+- ``pose``: PoseNet alone, with depth replaced by a fronto-parallel plane (``--plane-depth``);
+- ``depth``: DepthNet alone, with the pretrained PoseNet frozen;
+- ``joint``: both together at a lower learning rate.
+
+``--stages joint`` alone reproduces the from-scratch setting for the ablation. Collapse (flat
+depth, zero motion) is detected during training, printed as a WARNING line and recorded in the
+run's metrics.json. No ground truth is read: only images and camera.json intrinsics.
+"""
+from __future__ import annotations
+
+STAGE = "depth-pose"
+HELP = "self-supervised depth + ego-motion nets (Monodepth2 losses) with staged pose/depth/joint training"
+STAGES = ("pose", "depth", "joint")
+
+
+def add_arguments(p) -> None:
+    """Options of `occtrack train depth-pose`."""
+    data = p.add_argument_group("data")
+    data.add_argument("--seqs", nargs="*", default=[], help="training sequence directories (images + camera.json)")
+    data.add_argument("--train-seeds", default="0-23",
+                      help="occlusion seeds to train on, e.g. 0-23 or 0,5,7; generated into --data-root when "
+                      "missing. Seeds >= 1000 are held out and refused")
+    data.add_argument("--data-root", default="data/depth_pose_train",
+                      help="where generated training sequences live (occ-<seed>/)")
+    data.add_argument("--max-stride", type=int, default=6,
+                      help="sources are frames t-k and t+k with k drawn in 1..max-stride; raise it when "
+                      "the camera moves little per frame (parallax grows with the baseline)")
+    data.add_argument("--size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"),
+                      help="training resolution (multiples of 32); inference resizes to it and upsamples the "
+                      "depth back. 64x64 keeps a CPU run within minutes; use the native size with more compute")
+    sched = p.add_argument_group("schedule")
+    sched.add_argument("--stages", default="pose,depth,joint",
+                       help="comma-separated subset/order of pose, depth, joint (joint alone = from scratch)")
+    sched.add_argument("--iters", default="pose=500,depth=1500,joint=600",
+                       help="iterations per stage, e.g. pose=500,depth=1500,joint=600")
+    sched.add_argument("--batch-size", type=int, default=8)
+    sched.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate of the pose and depth stages")
+    sched.add_argument("--joint-lr", type=float, default=1e-4, help="learning rate of joint fine-tuning")
+    loss = p.add_argument_group("loss")
+    loss.add_argument("--alpha", type=float, default=0.85,
+                      help="SSIM weight in the photometric error; 0 = L1 only (the seed's pose-only variant)")
+    loss.add_argument("--smoothness", type=float, default=1e-3, help="edge-aware smoothness weight")
+    loss.add_argument("--no-automask", action="store_true", help="disable Monodepth2 auto-masking")
+    loss.add_argument("--pose-prior", default="l1-joint", choices=("plane", "l1-joint"),
+                      help="signal of the pose stage: plane = photometric loss through a fixed plane at "
+                      "--plane-depth (cannot tell sideways translation from a pan in far scenes); l1-joint = "
+                      "L1-only photometric loss with DepthNet trained alongside (the setting in which pose "
+                      "learns); the depth stage then goes on training DepthNet with pose frozen")
+    loss.add_argument("--loss-scales", type=int, default=2,
+                      help="disparity scales in the loss (Monodepth2 uses 4); 2 halves the CPU cost")
+    loss.add_argument("--plane-depth", type=float, default=10.0,
+                      help="depth of the fixed plane used by pose pretraining; sets the (arbitrary) scale "
+                      "the nets learn in, keep it inside the depth net's [min_depth, max_depth]")
+    run = p.add_argument_group("run")
+    run.add_argument("--out", default="occtrack_ros/weights/depth_pose_occlusion.pt", help="checkpoint to write")
+    run.add_argument("--run-dir", default="runs/depth_pose", help="metrics.json, loss.png and resume state")
+    run.add_argument("--check-every", type=int, default=50, help="iterations between collapse checks/log lines")
+    run.add_argument("--collapse-depth-cv", type=float, default=0.05,
+                     help="depth std/mean below which depth counts as collapsed (flat)")
+    run.add_argument("--collapse-trans-ratio", type=float, default=2e-4,
+                     help="|translation| / median depth below which pose counts as collapsed; lower it for "
+                     "data whose camera moves less than ~1e-3 median depths per frame")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--resume", action="store_true", help="continue from RUN_DIR/state.pt")
+    run.add_argument("--device", default="cpu")
+    run.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-3,7' -> [0, 1, 2, 3, 7]."""
+    seeds: list[int] = []
+    for part in filter(None, (s.strip() for s in text.split(","))):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            seeds.extend(range(int(a), int(b) + 1))
+        else:
+            seeds.append(int(part))
+    return seeds
+
+
+def parse_iters(text: str) -> dict[str, int]:
+    """'pose=500,depth=1500' -> {'pose': 500, 'depth': 1500}; unknown stage names raise."""
+    out: dict[str, int] = {}
+    for part in filter(None, (s.strip() for s in text.split(","))):
+        name, _, value = part.partition("=")
+        if name not in STAGES or not value:
+            raise ValueError(f"--iters: bad entry {part!r}; expected <stage>=<n> with stage in {STAGES}")
+        out[name] = int(value)
+    return out
+
+
+def _git_revision() -> str:
+    import subprocess
+    from pathlib import Path
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _training_sequences(args):
+    from pathlib import Path
+
+    from occtrack_ros.data.sequence import load_sequence
+
+    dirs = [Path(d) for d in args.seqs]
+    if args.train_seeds:
+        seeds = parse_seeds(args.train_seeds)
+        held_out = [s for s in seeds if s >= 1000]
+        if held_out:
+            raise ValueError(f"--train-seeds {held_out} are held-out evaluation seeds (>= 1000)")
+        root = Path(args.data_root)
+        for seed in seeds:
+            d = root / f"occ-{seed}"
+            if not (d / "poses.txt").exists():
+                from occtrack_ros.cli import main as cli_main
+
+                if cli_main(["generate", "--preset", "occlusion", "--seed", str(seed), "--out", str(d),
+                             "--overwrite", "--quiet"]) != 0:
+                    raise ValueError(f"could not generate training sequence seed {seed} into {d}")
+            dirs.append(d)
+    if not dirs:
+        raise ValueError("no training data: give --seqs and/or --train-seeds")
+    return [load_sequence(d, load_depth=False) for d in dirs]
+
+
+def _plot_losses(history: list[dict], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.5))
+    for stage in dict.fromkeys(h["stage"] for h in history):
+        rows = [h for h in history if h["stage"] == stage]
+        x = [h["step"] for h in rows]
+        ax[0].plot(x, [h["loss"] for h in rows], label=stage)
+        ax[1].plot(x, [h["depth_cv"] for h in rows], label=stage)
+        ax[2].plot(x, [h["trans_ratio"] for h in rows], label=stage)
+    for a, title in zip(ax, ("photometric loss", "depth CV (flat < 0.05)", "|t| / median depth")):
+        a.set_title(title)
+        a.set_xlabel("step")
+        a.legend()
+    ax[2].set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def train(args) -> int:
+    """The staged training loop (see the module docstring)."""
+    import json
+    import time
+    from dataclasses import asdict
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from occtrack_ros.models.depth_pose import (
+        CollapseThresholds,
+        DepthNet,
+        PhotometricConfig,
+        PoseNet,
+        collapse_flags,
+        depth_cv,
+        motion_stats,
+        save_depth_pose,
+    )
+    from occtrack_ros.models.depth_pose.objective import DepthPoseObjective
+    from occtrack_ros.models.depth_pose.triplets import TripletSampler
+
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        raise ValueError(f"--stages: unknown stage(s) {unknown}; choose from {STAGES}")
+    iters = parse_iters(args.iters)
+    missing = [s for s in stages if s not in iters]
+    if missing:
+        raise ValueError(f"--iters gives no iteration count for stage(s) {missing}")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    print(f"occtrack train depth-pose @ git {_git_revision()}")
+    print("config: " + json.dumps({k: v for k, v in vars(args).items() if not k.startswith("_")}, default=str,
+                                  sort_keys=True))
+    sampler = TripletSampler(_training_sequences(args), max_stride=args.max_stride, size=tuple(args.size))
+    print(f"data: {len(sampler.images)} sequences, {sum(len(x) for x in sampler.images)} frames, "
+          f"{sampler.height}x{sampler.width}")
+
+    depth_net, pose_net = DepthNet().to(args.device), PoseNet().to(args.device)
+    loss_cfg = PhotometricConfig(alpha=args.alpha, smoothness=args.smoothness, automask=not args.no_automask)
+    objective = DepthPoseObjective(sampler.height, sampler.width, loss_cfg, args.loss_scales).to(args.device)
+    pose_objective = objective
+    if args.pose_prior == "l1-joint":
+        pose_cfg = PhotometricConfig(alpha=0.0, smoothness=args.smoothness, automask=not args.no_automask)
+        pose_objective = DepthPoseObjective(sampler.height, sampler.width, pose_cfg, args.loss_scales).to(args.device)
+    thresholds = CollapseThresholds(depth_cv=args.collapse_depth_cv, trans_ratio=args.collapse_trans_ratio)
+    metrics = {"config": {k: v for k, v in vars(args).items() if not k.startswith("_")},
+               "git": _git_revision(), "loss": asdict(loss_cfg), "thresholds": asdict(thresholds),
+               "stages": [], "collapse_events": [], "history": []}
+    start_stage, start_iter, opt_state, step = 0, 0, None, 0
+    state_path = run_dir / "state.pt"
+    if args.resume:
+        if not state_path.exists():
+            raise FileNotFoundError(f"--resume: no resume state at {state_path}")
+        state = torch.load(state_path, map_location=args.device, weights_only=False)
+        depth_net.load_state_dict(state["depth_state"])
+        pose_net.load_state_dict(state["pose_state"])
+        start_stage, start_iter, opt_state, step = state["stage"], state["iter"], state["optimizer"], state["step"]
+        metrics = state["metrics"]
+        rng = np.random.default_rng(args.seed + step)
+        print(f"resumed at stage {stages[start_stage]} iteration {start_iter}")
+
+    t0 = time.time()
+    for si in range(start_stage, len(stages)):
+        stage = stages[si]
+        n = iters[stage]
+        plane = stage == "pose" and args.pose_prior == "plane"
+        train_depth = stage in ("depth", "joint") or (stage == "pose" and not plane)
+        train_pose = stage in ("pose", "joint")
+        depth_net.train(train_depth)
+        pose_net.train(train_pose)
+        depth_net.requires_grad_(train_depth)
+        pose_net.requires_grad_(train_pose)
+        params = ([*depth_net.parameters()] if train_depth else []) + ([*pose_net.parameters()] if train_pose else [])
+        opt = torch.optim.Adam(params, lr=args.joint_lr if stage == "joint" else args.lr)
+        if opt_state is not None and si == start_stage:
+            opt.load_state_dict(opt_state)
+        warmup = min(200, int(0.3 * n))
+        ema = None
+        first_flag: dict[str, int] = {}
+        bar = tqdm(range(start_iter if si == start_stage else 0, n), desc=f"depth-pose {stage}", leave=False,
+                   mininterval=10.0)
+        for it in bar:
+            target, sources, K = sampler.sample(args.batch_size, rng, args.device)
+            obj = pose_objective if stage == "pose" else objective
+            loss, stats = obj(None if plane else depth_net, pose_net, target, sources, K,
+                              plane_depth=args.plane_depth if plane else None)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            ratio, rot = motion_stats(stats["axis_angle"], stats["translation"], stats["depth"].repeat(2, 1, 1, 1))
+            cur = {"loss": float(loss.detach()), "depth_cv": depth_cv(stats["depth"]), "trans_ratio": ratio,
+                   "rot_deg": rot}
+            ema = cur if ema is None else {k: 0.9 * ema[k] + 0.1 * v for k, v in cur.items()}
+            if (it + 1) % args.check_every == 0 or it + 1 == n:
+                metrics["history"].append({"stage": stage, "iter": it + 1, "step": step, **ema})
+                bar.set_postfix(loss=f"{ema['loss']:.4f}", cv=f"{ema['depth_cv']:.3f}", t=f"{ema['trans_ratio']:.1e}")
+                flags = collapse_flags(ema["depth_cv"], ema["trans_ratio"], thresholds)
+                if plane:
+                    flags["depth_collapsed"] = False  # depth is the fixed plane by design
+                for kind, on in flags.items():
+                    if on and it + 1 >= warmup and kind not in first_flag:
+                        first_flag[kind] = it + 1
+                        value = (f"depth CV {ema['depth_cv']:.4f} < {thresholds.depth_cv}" if kind == "depth_collapsed"
+                                 else f"|t|/median depth {ema['trans_ratio']:.2e} < {thresholds.trans_ratio}, "
+                                 f"rotation {ema['rot_deg']:.3f} deg")
+                        tqdm.write(f"WARNING [collapse] stage={stage} iter={it + 1}: "
+                                   f"{kind.replace('_', ' ')} ({value})")
+                        metrics["collapse_events"].append({"stage": stage, "iter": it + 1, "kind": kind,
+                                                           **{k: ema[k] for k in ("depth_cv", "trans_ratio",
+                                                                                  "rot_deg")}})
+                torch.save({"depth_state": depth_net.state_dict(), "pose_state": pose_net.state_dict(),
+                            "stage": si, "iter": it + 1, "optimizer": opt.state_dict(), "step": step,
+                            "metrics": metrics}, state_path)
+        final = collapse_flags(ema["depth_cv"], ema["trans_ratio"], thresholds)
+        if plane:
+            final["depth_collapsed"] = False
+        metrics["stages"].append({"stage": stage, "iters": n, "final": ema, **final,
+                                  "first_collapse_iter": first_flag, "elapsed_s": time.time() - t0})
+        print(f"stage {stage}: loss {ema['loss']:.4f} depth CV {ema['depth_cv']:.3f} "
+              f"|t|/depth {ema['trans_ratio']:.2e} rot {ema['rot_deg']:.3f} deg  "
+              f"{'DEPTH COLLAPSED ' if final['depth_collapsed'] else ''}"
+              f"{'POSE COLLAPSED' if final['pose_collapsed'] else ''}")
+        opt_state = None
+    last = metrics["stages"][-1] if metrics["stages"] else {}
+    metrics["collapsed"] = {"depth": bool(last.get("depth_collapsed")), "pose": bool(last.get("pose_collapsed"))}
+    meta = {"height": sampler.height, "width": sampler.width, "stages": stages, "iters": iters,
+            "git": metrics["git"], "plane_depth": args.plane_depth, "loss": asdict(loss_cfg),
+            "train_seeds": args.train_seeds, "collapsed": metrics["collapsed"]}
+    save_depth_pose(args.out, depth_net, pose_net, meta=meta)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    _plot_losses(metrics["history"], run_dir / "loss.png")
+    print(f"wrote {args.out}, {run_dir / 'metrics.json'}, {run_dir / 'loss.png'} in {time.time() - t0:.0f} s")
+    return 0
+
+
+def run(args) -> int:
+    """Train; returns the exit status."""
+    import sys
+
+    try:
+        return train(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"occtrack train depth-pose: {exc}", file=sys.stderr)
+        return 2
