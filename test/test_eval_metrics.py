@@ -196,3 +196,16 @@ def test_gt_file_without_visibility_columns(tmp_path):
     p.write_text("1,1,10,10,20,20\n2,1,11,10,20,20\n")
     gt = read_gt(p)
     assert gt.shape == (2, 9) and (gt[:, 6:] == 1).all()
+
+
+def test_gt_without_seqinfo_stretches_to_results(tmp_path):
+    from occtrack_ros.cli import main
+
+    gt = synthetic_gt(num_frames=10)
+    np.savetxt(tmp_path / "gt.txt", gt, fmt="%.6g", delimiter=",")
+    res = np.concatenate([as_results(gt), [[12, 9, 0.0, 0.0, 10.0, 10.0, 1.0]]])  # a track past the last gt frame
+    write_results(tmp_path / "res.txt", res)
+    assert main(["eval", "--gt", str(tmp_path / "gt.txt"), "--res", str(tmp_path / "res.txt"),
+                 "--json", str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["FP"] == 1 and m["IDSW"] == 0

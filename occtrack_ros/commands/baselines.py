@@ -174,7 +174,8 @@ def run(args) -> int:
                 raise ValueError("--dets needs --gt")
             gt = mot_io.read_gt(args.gt)
             info = mot_io.seqinfo_for(args.gt, gt)
-            seqs.append((info.name, gt, mot_io.read_results(args.dets), info))
+            dets = mot_io.read_results(args.dets)
+            seqs.append((info.name, gt, dets, info.covering(dets)))
             gt_file = mot_io.resolve_gt_file(args.gt)
             seq_dirs[info.name] = gt_file.parent.parent if gt_file.parent.name == "gt" else gt_file.parent
         elif args.mot17:

@@ -73,8 +73,7 @@ def run(args) -> int:
             seqs = []
             for seq, f in files.items():
                 res = mot_io.read_results(f)
-                length = max(infos[seq].length, 0)
-                seqs.append(SequenceInput(seq, gts[seq], res, length))
+                seqs.append(SequenceInput(seq, gts[seq], res, infos[seq].covering(res).length))
             results[name] = evaluate_sequences(seqs, ignore_fully_occluded=ignore)
     except (FileNotFoundError, ValueError) as exc:
         print(f"occtrack eval: {exc}", file=sys.stderr)

@@ -33,6 +33,13 @@ class SeqInfo:
     width: int | None = None
     height: int | None = None
     fps: float = 30.0
+    inferred: bool = False  # no seqinfo.ini: length and size come from the gt rows (a lower bound)
+
+    def covering(self, rows: np.ndarray) -> "SeqInfo":
+        """This info, with an inferred length stretched to the last frame of ``rows`` (results, detections)."""
+        if not self.inferred or len(rows) == 0:
+            return self
+        return SeqInfo(self.name, max(self.length, int(rows[:, FRAME].max())), self.width, self.height, self.fps, True)
 
 
 def _read_rows(path: Path) -> np.ndarray:
@@ -154,7 +161,7 @@ def seqinfo_for(gt_path: str | Path, gt: np.ndarray | None = None) -> SeqInfo:
     length = int(gt[:, FRAME].max()) if len(gt) else 0
     width = int(np.ceil((gt[:, X] + gt[:, W]).max())) if len(gt) else None
     height = int(np.ceil((gt[:, Y] + gt[:, H]).max())) if len(gt) else None
-    return SeqInfo(name=name, length=length, width=width, height=height)
+    return SeqInfo(name=name, length=length, width=width, height=height, inferred=True)
 
 
 def is_sequence_dir(path: str | Path) -> bool:
