@@ -7,7 +7,8 @@ For every evaluated gt row (``flag == 1``, ``class == 1``) of every frame:
 2. each remaining object is dropped with probability ``drop_prob`` (default 0.05);
 3. the kept box is perturbed: centre += N(0, ``center_noise`` * (w, h)) (default 0.05), and
    w, h *= exp(N(0, ``size_noise``)) (default 0.05, i.e. about 5 % size noise); boxes stay amodal
-   (the gt box), which is kinder than a real detector on partly hidden objects;
+   (the gt box) and are not clipped to the image, which is kinder than a real detector on partly
+   hidden objects;
 4. its score is ``clip(0.4 + 0.6 * visibility + N(0, 0.05), 0.01, 1)``: partly hidden objects
    score lower, the regime ByteTrack's second association is built for;
 5. false positives: Poisson(``fp_rate``) per frame (default 0.5), each with the size of a random
