@@ -143,7 +143,8 @@ class BagReader:
             warned = set()
 
             def ready(stamp: int) -> bool:
-                return all(s.latest_stamp > stamp + self.tolerance_ns for s in streams.values())
+                # Camera info is often latched or slow: never wait for it, the latest one will do.
+                return all(s.latest_stamp > stamp + self.tolerance_ns for k, s in streams.items() if k != "info")
 
             def emit(stamp: int, msg) -> Frame:
                 nonlocal last_info, index
