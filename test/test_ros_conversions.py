@@ -146,3 +146,22 @@ def test_output_message_marks_ended_tracks_lost_and_mot_rows_skip_them():
     rows = tracks_msg_to_mot_rows(msg, 5)
     assert [r[:2] for r in rows] == [(5, 7)]
     assert rows[0][2:6] == pytest.approx((10.0, 20.0, 40.0, 60.0))
+
+
+def test_compressed_png_and_jpeg_decode_and_garbage_is_rejected():
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+
+    from occtrack_ros.ros.conversions import compressed_to_rgb
+
+    rgb = np.zeros((8, 10, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    for fmt in ("png", "jpeg"):
+        ok, buf = cv2.imencode(f".{fmt}", rgb[..., ::-1])
+        msg = CompressedImage(format=fmt, data=buf.tobytes())
+        out = compressed_to_rgb(msg)
+        assert out.shape == (8, 10, 3) and abs(int(out[..., 0].mean()) - 200) < 8 and out[..., 2].mean() < 8
+    with pytest.raises(ImageConversionError, match="could not be decoded"):
+        compressed_to_rgb(CompressedImage(format="jpeg", data=b"not an image"))
+    with pytest.raises(ImageConversionError, match="compressed depth"):
+        compressed_to_rgb(CompressedImage(format="16UC1; compressedDepth png", data=b"x"))

@@ -1,7 +1,8 @@
 """End to end over real DDS: player process -> tracker node process -> recorder process.
 
 A generated occlusion sequence (image, depth, camera_info, odom) is published; the node tracks
-it with the real tracker (the detector is the test-only OracleDetector of test_ros_support.py);
+it with the real tracker (the detector is the test-only OracleDetector of test_ros_support.py, a
+perfect amodal detector);
 ~/tracks and ~/markers are recorded by a third process. The occluded object is picked from the
 ground truth, not hard-coded.
 """
@@ -21,7 +22,6 @@ from test_ros_support import (
     player_command,
     read_records,
     recorder_command,
-    visible_box,
 )
 
 from occtrack_ros.ros.markers import marker_id
@@ -73,13 +73,13 @@ def test_occluded_object_keeps_its_id_is_published_occluded_and_has_a_ghost(run)
     assert events, "the sequence has no full occlusion; choose another seed"
     event = events[0]
 
-    def track_on(frame):
-        box = visible_box(run["seq"], frame, event["id"])
+    def track_on(frame, box):
         live = [o for o in by_frame[frame] if o["state"] in (TrackState.CONFIRMED, TrackState.TENTATIVE)]
         best = max(live, key=lambda o: iou(np.r_[o["bbox"][:2], np.add(o["bbox"][:2], o["bbox"][2:])], box))
         return best
 
-    before, after = track_on(event["before_frame"]), track_on(event["after_frame"])
+    before = track_on(event["before_frame"], event["amodal_before"])
+    after = track_on(event["after_frame"], event["amodal_after"])
     assert before["state"] == TrackState.CONFIRMED
     assert after["id"] == before["id"], f"gt object {event['id']} hidden in frames {event['start']}-" \
         f"{event['end'] - 1} came back as track {after['id']}, was {before['id']}"

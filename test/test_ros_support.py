@@ -23,12 +23,19 @@ NODE = "/occtrack_tracker"
 
 # ---------------------------------------------------------------- stand-in detector (test only)
 class OracleDetector:
-    """Detections from the gt masks of $OCCTRACK_STANDIN_SEQ (frame index from the stamp)."""
+    """A perfect amodal detector from the gt of $OCCTRACK_STANDIN_SEQ (frame index from the stamp).
+
+    Objects with visibility >= MIN_VISIBILITY are detected with their gt amodal box; masks are
+    their visible pixels and depths the median depth of those pixels in the input frame.
+    """
+
+    MIN_VISIBILITY = 0.2
 
     def __init__(self, seq_dir: str | Path) -> None:
-        from occtrack_ros.data.sequence import load_sequence
+        from occtrack_ros.data.sequence import load_gt, load_sequence
 
         self.seq = load_sequence(seq_dir, load_depth=False)
+        self.gt = load_gt(seq_dir)
 
     def reset(self) -> None:
         pass
@@ -43,23 +50,21 @@ class OracleDetector:
         if not 0 <= index < len(self.seq):
             index = int(frame.index) % len(self.seq)
         labels = self.seq.mask(index)
-        ids = [i for i in np.unique(labels) if i != 0]
         boxes, masks, depths, centroids, areas = [], [], [], [], []
-        for i in ids:
-            m = labels == i
-            if m.sum() < 12:
+        for row in self.gt.rows_at(index):
+            m = labels == self.gt.track_id[row]
+            if self.gt.visibility[row] < self.MIN_VISIBILITY or not m.any():
                 continue
-            ys, xs = np.nonzero(m)
-            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+            box = self.gt.boxes[row]
+            boxes.append(box)
             masks.append(m.astype(np.float32))
-            centroids.append([xs.mean() + 0.5, ys.mean() + 0.5])
+            centroids.append([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
             areas.append(float(m.sum()))
             d = frame.depth[m] if frame.depth is not None else np.array([np.nan])
             d = d[np.isfinite(d)]
             depths.append(float(np.median(d)) if d.size else np.nan)
         if not boxes:
             return Detections.empty()
-        h, w = labels.shape
         det = Detections(boxes=np.array(boxes, np.float32), scores=np.ones(len(boxes), np.float32),
                          masks=np.stack(masks), centroids=np.array(centroids, np.float32),
                          areas=np.array(areas, np.float32))
