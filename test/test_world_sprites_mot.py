@@ -77,3 +77,12 @@ def test_free_slot_waits_five_frames_then_spawns_with_probability_half():
         assert min(runs) >= 5, runs
         excess += [r - 5 for r in runs]
     assert 0.6 < np.mean(excess) < 1.5  # geometric with p = 0.5: mean 1 extra frame
+
+
+def test_generate_count_writes_one_directory_per_seed(tmp_path):
+    from occtrack_ros.cli import main
+
+    assert main(["generate", "--preset", "sprites-mot", "--frames", "3", "--count", "2", "--seed", "40",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sprites-mot-0040", "sprites-mot-0041"]
+    assert len(load_sequence(tmp_path / "sprites-mot-0041")) == 3
