@@ -23,8 +23,9 @@ def _rows(gt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def full_occlusion_episodes(gt, min_len: int = 5, max_visibility: float = 0.0) -> list[tuple[int, int, int]]:
     """Return ``(id, start_frame, end_frame)`` (inclusive, in the gt's 0-based frame indices).
 
-    ``gt``: a :class:`occtrack_ros.data.sequence.GroundTruth`, or a sequence directory or
-    gt.txt path. A frame counts as fully occluded when its visibility is <= ``max_visibility``.
+    ``gt``: a :class:`occtrack_ros.data.sequence.GroundTruth` (or any object with aligned
+    ``frame``, ``track_id``, ``visibility`` arrays; frames are returned in its numbering), or a
+    sequence directory or gt.txt path. A frame counts as fully occluded when its visibility is <= ``max_visibility``.
     Sorted by id, then start frame.
     """
     if min_len < 1:
