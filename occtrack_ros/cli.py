@@ -18,7 +18,12 @@ def _command_modules():
             yield module
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser. With ``selected``, only that sub-command's options are built.
+
+    Building a sub-command's options may import its heavy dependencies (torch, the training
+    stages), so ``occtrack --help`` and every other sub-command skip them.
+    """
     parser = argparse.ArgumentParser(
         prog="occtrack",
         description="Track objects through occlusion, learned without labels. "
@@ -28,13 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     for module in _command_modules():
         p = sub.add_parser(module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP))
-        module.add_arguments(p)
+        if selected is None or selected == module.NAME:
+            module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    selected = next((a for a in argv if not a.startswith("-")), "")
+    parser = build_parser(selected)
     args = parser.parse_args(argv)
     if not hasattr(args, "_run"):
         parser.print_help()
