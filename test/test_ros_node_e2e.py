@@ -20,6 +20,7 @@ from test_ros_support import (
     node_env,
     occlusion_events,
     player_command,
+    read_all_records,
     read_records,
     recorder_command,
 )
@@ -37,7 +38,7 @@ def run(tmp_path_factory, ros_env):
     seq = generate(tmp / "seq", SEED, FRAMES)
     env = node_env(ros_env, seq)
     node = Proc(node_command(), env, tmp / "node.log")
-    rec = Proc(recorder_command(tmp / "rec.jsonl"), env, tmp / "rec.log")
+    rec = Proc(recorder_command(tmp / "rec.jsonl", everything=True), env, tmp / "rec.log")
     try:
         assert node.wait_for("tracking /image", 60), node.text()
         assert rec.wait_for("RECORDER ready", 30), rec.text()
@@ -49,7 +50,8 @@ def run(tmp_path_factory, ros_env):
 
         sequence = load_sequence(seq, load_depth=False)
         frame_of = lambda stamp: frame_index(sequence, stamp)  # noqa: E731
-        yield {"seq": seq, "frame_of": frame_of, "records": read_records(tmp / "rec.jsonl"), "node_log": node.text(),
+        yield {"seq": seq, "frame_of": frame_of, "records": read_records(tmp / "rec.jsonl"),
+               "all": read_all_records(tmp / "rec.jsonl"), "node_log": node.text(),
                "player_log": player.text(), "node_alive": node.alive()}
     finally:
         rec.stop()
@@ -121,3 +123,23 @@ def test_markers_delete_explicitly_never_deleteall(run):
 def test_status_line_reports_no_drops_in_lockstep(run):
     assert "dropped=0" in run["node_log"] and f"processed={FRAMES}" in run["node_log"], run["node_log"][-2000:]
     assert NODE.strip("/") in run["node_log"]
+
+
+def test_images_and_scene_graph_carry_input_stamps_and_track_ids(run):
+    tracks, _ = run["records"]
+    stamps = [t["stamp_ns"] for t in tracks]
+    ids_at = {t["stamp_ns"]: {o["id"] for o in t["objects"] if o["state"] != TrackState.LOST} for t in tracks}
+    everything = run["all"]
+    for topic, encoding in (("debug_image", "rgb8"), ("instances", "32SC1")):
+        recs = everything.get(topic, [])
+        assert [r["stamp_ns"] for r in recs] == stamps, topic
+        assert all(r["encoding"] == encoding and (r["height"], r["width"]) == (128, 128) for r in recs), topic
+        assert all(r["frame_id"] == "camera_optical_frame" for r in recs), topic  # images stay in the camera frame
+    labelled = [r for r in everything["instances"] if r["ids"]]
+    assert len(labelled) > FRAMES // 2
+    assert all(set(r["ids"]) <= ids_at[r["stamp_ns"]] for r in labelled)   # labels are live track ids
+    graphs = everything.get("scene_graph", [])
+    assert [g["stamp_ns"] for g in graphs] == stamps and all(g["frame_id"] == "odom" for g in graphs)
+    assert any(g["edges"] for g in graphs)
+    for g in graphs:
+        assert all(s in ids_at[g["stamp_ns"]] and t in ids_at[g["stamp_ns"]] for s, t, _, _ in g["edges"])

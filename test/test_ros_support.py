@@ -153,11 +153,17 @@ def iou(a, b) -> float:
 
 
 def read_records(path: Path) -> tuple[list[dict], list[dict]]:
-    tracks, markers = [], []
+    """(tracks records, markers records) of a recorder file."""
+    by_topic = read_all_records(path)
+    return by_topic.get("tracks", []), by_topic.get("markers", [])
+
+
+def read_all_records(path: Path) -> dict[str, list[dict]]:
+    by_topic: dict[str, list[dict]] = {}
     for line in path.read_text().splitlines():
         rec = json.loads(line)
-        (tracks if rec["topic"] == "tracks" else markers).append(rec)
-    return tracks, markers
+        by_topic.setdefault(rec["topic"], []).append(rec)
+    return by_topic
 
 
 # ---------------------------------------------------------------- processes
@@ -223,6 +229,7 @@ def player_command(seq_dir: Path, *extra: str, lockstep: str = f"{NODE}/tracks")
             "--lockstep", lockstep, "--lockstep-timeout", "5", *extra]
 
 
-def recorder_command(out: Path, node: str = NODE, idle: float = 4.0) -> list[str]:
+def recorder_command(out: Path, node: str = NODE, idle: float = 2.5, everything: bool = False) -> list[str]:
     return [sys.executable, "-m", "occtrack_ros.ros.track_recorder", "--tracks", f"{node}/tracks",
-            "--markers", f"{node}/markers", "--out", str(out), "--idle", str(idle)]
+            "--markers", f"{node}/markers", "--out", str(out), "--idle", str(idle)] + (
+        ["--node", node] if everything else [])

@@ -41,10 +41,31 @@ def markers_to_json(msg) -> dict:
          "stamp_ns": stamp_to_ns(m.header.stamp), "frame_id": m.header.frame_id} for m in msg.markers]}
 
 
+def image_to_json(topic: str, msg) -> dict:
+    import numpy as np
+
+    from occtrack_ros.ros.conversions import image_to_numpy, stamp_to_ns
+
+    record = {"topic": topic, "stamp_ns": stamp_to_ns(msg.header.stamp), "frame_id": msg.header.frame_id,
+              "encoding": msg.encoding, "height": int(msg.height), "width": int(msg.width)}
+    if topic == "instances":
+        record["ids"] = [int(v) for v in np.unique(image_to_numpy(msg)) if v != 0]
+    return record
+
+
+def graph_to_json(msg) -> dict:
+    from occtrack_ros.ros.conversions import stamp_to_ns
+
+    return {"topic": "scene_graph", "stamp_ns": stamp_to_ns(msg.header.stamp), "frame_id": msg.header.frame_id,
+            "edges": [[int(e.source_id), int(e.target_id), int(e.relation), float(e.weight)] for e in msg.edges]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tracks", required=True, help="TrackedObjectArray topic")
     parser.add_argument("--markers", default="", help="MarkerArray topic (optional)")
+    parser.add_argument("--node", default="", help="node name (e.g. /occtrack_tracker): also record its "
+                        "~/scene_graph and summaries of ~/debug_image and ~/instances (ids present)")
     parser.add_argument("--out", required=True, help="output .jsonl file")
     parser.add_argument("--idle", type=float, default=5.0, help="stop after this many seconds without messages")
     parser.add_argument("--duration", type=float, default=300.0, help="stop after this many seconds in any case")
@@ -52,9 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import rclpy
     from rclpy.executors import ExternalShutdownException
+    from sensor_msgs.msg import Image
     from visualization_msgs.msg import MarkerArray
 
-    from occtrack_ros.msg import TrackedObjectArray
+    from occtrack_ros.msg import SceneGraph, TrackedObjectArray
 
     try:
         with rclpy.init(), open(args.out, "w") as out:
@@ -69,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             node.create_subscription(TrackedObjectArray, args.tracks, lambda m: write(tracks_to_json(m)), 100)
             if args.markers:
                 node.create_subscription(MarkerArray, args.markers, lambda m: write(markers_to_json(m)), 100)
+            if args.node:
+                for name in ("debug_image", "instances"):
+                    node.create_subscription(Image, f"{args.node}/{name}",
+                                             lambda m, n=name: write(image_to_json(n, m)), 100)
+                node.create_subscription(SceneGraph, f"{args.node}/scene_graph", lambda m: write(graph_to_json(m)),
+                                         100)
             start = time.monotonic()
             ready = False
             while rclpy.ok() and time.monotonic() - start < args.duration:
