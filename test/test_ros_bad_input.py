@@ -16,6 +16,7 @@ from test_ros_support import (
     generate,
     node_command,
     node_env,
+    param_command,
     player_command,
     read_records,
     recorder_command,
@@ -46,12 +47,16 @@ def run(tmp_path_factory, ros_env):
         assert second.wait_for("PLAYER done", 120), second.text()
         second.stop()
         rec.p.wait(timeout=30)
+        params = subprocess.run(param_command("/occtrack_tracker", "score_threshold=1.5", "score_threshold=0.6",
+                                              "device=cuda", "sync_slop=-1.0"),
+                                env=env, capture_output=True, text=True, timeout=60)
         from occtrack_ros.data.sequence import load_sequence
 
         sequence = load_sequence(seq, load_depth=False)
         yield {"frame_of": lambda stamp: frame_index(sequence, stamp), "log1": log_after_first, "log": node.text(),
                "alive": node.alive(),
-               "records": read_records(tmp / "rec.jsonl")[0], "player": second.text()}
+               "records": read_records(tmp / "rec.jsonl")[0], "player": second.text(),
+               "params": params.stdout + params.stderr}
     finally:
         rec.stop()
         node.stop()
@@ -115,3 +120,16 @@ def test_missing_or_corrupt_weights_fail_at_start_naming_the_file(tmp_path, ros_
     assert proc.returncode != 0, out
     assert str(path) in out and "cannot start" in out, out
     assert ("not found" in out) == (content is None), out
+
+
+def test_parameter_changes_are_validated_live(run):
+    import json
+
+    line = next((ln for ln in run["params"].splitlines() if ln.startswith("PARAMS ")), None)
+    assert line, run["params"]
+    out = json.loads(line[len("PARAMS "):])
+    too_high, ok, read_only, negative, final = out
+    assert not too_high["successful"] and "score_threshold" in too_high["reason"] and "1.5" in too_high["reason"]
+    assert ok["successful"] and final["score_threshold"] == pytest.approx(0.6)
+    assert not read_only["successful"] and "read-only" in read_only["reason"].lower()
+    assert not negative["successful"] and "sync_slop" in negative["reason"]

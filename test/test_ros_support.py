@@ -233,3 +233,32 @@ def recorder_command(out: Path, node: str = NODE, idle: float = 2.5, everything:
     return [sys.executable, "-m", "occtrack_ros.ros.track_recorder", "--tracks", f"{node}/tracks",
             "--markers", f"{node}/markers", "--out", str(out), "--idle", str(idle)] + (
         ["--node", node] if everything else [])
+
+
+def set_parameters_main(node_name: str, assignments: list[str]) -> None:
+    """Set parameters on a running node (as `ros2 param set` would); prints one JSON line of results."""
+    import rclpy
+    import yaml
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+
+    with rclpy.init():
+        node = rclpy.create_node("occtrack_test_param_client")
+        client = AsyncParameterClient(node, node_name)
+        assert client.wait_for_services(timeout_sec=20.0), f"no parameter services on {node_name}"
+        results = []
+        for item in assignments:
+            name, _, text = item.partition("=")
+            future = client.set_parameters([Parameter(name, value=yaml.safe_load(text))])
+            rclpy.spin_until_future_complete(node, future, timeout_sec=10.0)
+            r = future.result().results[0]
+            results.append({"name": name, "successful": bool(r.successful), "reason": r.reason})
+        future = client.get_parameters(["score_threshold"])
+        rclpy.spin_until_future_complete(node, future, timeout_sec=10.0)
+        results.append({"score_threshold": future.result().values[0].double_value})
+        print("PARAMS " + json.dumps(results), flush=True)
+
+
+def param_command(node_name: str, *assignments: str) -> list[str]:
+    return [sys.executable, "-c", "import sys, test_ros_support as s; s.set_parameters_main(sys.argv[1], sys.argv[2:])",
+            node_name, *assignments]
