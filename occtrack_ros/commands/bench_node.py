@@ -154,5 +154,8 @@ def run(args) -> int:
               "rate_hz": args.rate, "image": f"{seq.intrinsics.width}x{seq.intrinsics.height}",
               "pipeline_ms": stats(pipe), "end_to_end_ms": stats(e2e), "added_ms": stats(e2e - pipe),
               "added_inside_node_ms": stats(node_ms - pipe)}
+    status = [ln for ln in (tmp / "node.log").read_text().splitlines() if "status:" in ln]
+    if status:
+        report["node_status"] = status[-1].split("status: ", 1)[1]
     print(json.dumps(report))
     return 0
