@@ -14,6 +14,7 @@ import time
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -80,7 +81,9 @@ class TrackerNode(Node):
         self._make_subscriptions()
         self._worker = threading.Thread(target=self._work, name="occtrack-pipeline", daemon=True)
         self._worker.start()
-        self._diag_timer = self.create_timer(v["diagnostics_period"], self._diagnostics)
+        self._diag_timer = self._make_diag_timer(v["diagnostics_period"])
+        self._last_status_received = None
+        self._last_dropped = 0
         self.get_logger().info(
             f"tracking {self.resolve_topic_name(self._image_topic)} (sync: {' + '.join(self.session.inputs)}, "
             f"backend {self.sync_backend}, slop {v['sync_slop']} s, queue {v['sync_queue_size']}); "
@@ -164,33 +167,45 @@ class TrackerNode(Node):
         for p in params:
             if not hasattr(self, "pipeline"):
                 break
+            if p.name in self.params:
+                self.params[p.name] = p.value
             if p.name == "score_threshold":
                 self.pipeline.config.score_threshold = float(p.value)
             elif p.name == "trajectory_length":
                 self.markers.trajectory_length = int(p.value)
             elif p.name == "diagnostics_period":
                 self._diag_timer.cancel()
-                self._diag_timer = self.create_timer(float(p.value), self._diagnostics)
+                self._diag_timer = self._make_diag_timer(float(p.value))
         return SetParametersResult(successful=True)
+
+    def _make_diag_timer(self, period_s: float):
+        # Steady clock: the status line keeps coming with use_sim_time and no /clock yet.
+        return self.create_timer(period_s, self._diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def _diagnostics(self) -> None:
         s = self._stats
+        progress = (s["received"], s["processed"], s["rejected"])
+        idle = progress == self._last_status_received
+        self._last_status_received = progress
         lat = np.array(self._latency_ms[-1000:]) if self._latency_ms else np.zeros(1)
         pipe = np.array(self._pipeline_ms[-1000:]) if self._pipeline_ms else np.zeros(1)
         bad = ", ".join(f"{k}={n}" for k, n in sorted(self.warnings.counts.items())) or "none"
-        self.get_logger().info(
-            f"status: received={s['received']} synced={s['synced']} processed={s['processed']} "
-            f"dropped={self._slot.dropped} rejected={s['rejected']} resets={s['resets']} "
-            f"pipeline_ms={pipe.mean():.1f} added_latency_ms(mean/p95)={lat.mean():.2f}/"
-            f"{np.percentile(lat, 95):.2f} bad_input: {bad}")
+        if not idle:  # one line per period while data flows, silence while idle
+            self.get_logger().info(
+                f"status: received={s['received']} synced={s['synced']} processed={s['processed']} "
+                f"dropped={self._slot.dropped} rejected={s['rejected']} resets={s['resets']} "
+                f"pipeline_ms={pipe.mean():.1f} added_latency_ms(mean/p95)={lat.mean():.2f}/"
+                f"{np.percentile(lat, 95):.2f} bad_input: {bad}")
         if self._last_received - self._last_synced > SYNC_STALL_WARN_S:
             missing = [n for n, used in (("depth", self.use_depth), ("odometry", self.use_odom)) if used]
             self.warnings.warn("sync", f"images arrive but none could be synchronised with {' and '.join(missing)} "
                                        f"within sync_slop={self.params['sync_slop']} s; check those topics or set "
                                        "depth_source / use_odometry")
-        if self._slot.dropped:
-            self.warnings.warn("dropped", f"{self._slot.dropped} frames dropped so far (processing slower than "
-                                          "input; the newest frame is always processed)")
+        if self._slot.dropped > self._last_dropped:
+            self.warnings.warn("dropped", f"{self._slot.dropped - self._last_dropped} frames dropped in the last "
+                                          f"{self.params['diagnostics_period']:g} s, {self._slot.dropped} in all "
+                                          "(processing is slower than the input; the newest frame is always taken)")
+            self._last_dropped = self._slot.dropped
 
     # Processing thread --------------------------------------------------------------------------
     def _work(self) -> None:
