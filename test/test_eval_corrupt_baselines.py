@@ -109,3 +109,26 @@ def test_ours_adapter_writes_confirmed_and_coasting_rows():
     for f in np.unique(res[:, 0]):
         ids = res[res[:, 0] == f, 1]
         assert len(ids) == len(np.unique(ids))
+
+
+def test_baselines_cli_mot17_layout(tmp_path):
+    """--mot17 reads every sequence's det/det.txt and uses the official protocol for MOTChallenge gt."""
+    from occtrack_ros.cli import main
+
+    gt = crossing_gt()
+    gt = np.concatenate([gt, [[f, 40, 450.0, 20.0, 20.0, 40.0, 0, 7, 1.0] for f in range(1, T + 1)]])
+    for name, seed in (("MOT17-A", 1), ("MOT17-B", 2)):
+        seq = tmp_path / "mot" / name
+        (seq / "gt").mkdir(parents=True)
+        (seq / "det").mkdir()
+        np.savetxt(seq / "gt" / "gt.txt", gt, fmt="%.6g", delimiter=",")
+        np.savetxt(seq / "det" / "det.txt", corrupt_gt(gt, seed, image_size=(500, 300)), fmt="%.6g", delimiter=",")
+        (seq / "seqinfo.ini").write_text(
+            f"[Sequence]\nname={name}\nseqLength={T}\nimWidth=500\nimHeight=300\nframeRate=30\n")
+    out = tmp_path / "out"
+    assert main(["baselines", "--mot17", str(tmp_path / "mot"), "--out", str(out), "--trackers", "bytetrack"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["occluded_rows"] == "counted" and m["sequences"] == ["MOT17-A", "MOT17-B"]
+    per_seq = m["trackers"]["bytetrack"]["sequences"]
+    tp = sum(per_seq[s]["TP"] for s in per_seq)
+    assert m["trackers"]["bytetrack"]["TP"] == tp > 0  # combined = summed over sequences
