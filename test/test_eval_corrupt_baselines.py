@@ -93,6 +93,11 @@ def test_baselines_cli_on_a_sequence_dir(tmp_path):
                                   corrupt_gt(crossing_gt(), 7, image_size=(500, 300), num_frames=T)[:, 0])
     assert "| sort |" in (out / "metrics.md").read_text()
     assert main(["baselines", "--seqs", str(seq), "--mot17", str(tmp_path), "--out", str(out)]) == 2
+    assert main(["baselines", "--seqs", str(seq), "--out", str(out), "--fp-rate", "-1"]) == 2
+    assert main(["baselines", "--seqs", str(seq), "--out", str(out), "--trackers", "sort", "--drop-prob", "0.5"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["corruption"]["config"]["drop_prob"] == 0.5
+    assert len(read_results(out / "dets" / "syn-7.txt")) < 0.7 * len(crossing_gt())
 
 
 def test_ours_adapter_writes_confirmed_and_coasting_rows():

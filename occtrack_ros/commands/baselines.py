@@ -29,6 +29,16 @@ def add_arguments(parser) -> None:
                      "has the sequence (do this after the generator changed)")
     src.add_argument("--mot17", default=None, help="folder of MOT17 sequence directories with det/det.txt and "
                      "gt/gt.txt, e.g. /work/shared/data/MOT17")
+    cor = parser.add_argument_group("corruption of gt boxes (--seqs / --generate); defaults = reported benchmarks")
+    for flag, field, helptext in (
+        ("--center-noise", "center_noise", "std of the centre shift as a fraction of box size"),
+        ("--size-noise", "size_noise", "std of the log-scale size change"),
+        ("--drop-prob", "drop_prob", "chance a detectable object is missed in a frame"),
+        ("--fp-rate", "fp_rate", "mean false positives per frame (Poisson)"),
+        ("--min-visibility", "min_visibility", "objects less visible than this are never detected"),
+    ):
+        default = getattr(_default_corruption(), field)
+        cor.add_argument(flag, dest=field, type=float, default=default, help=f"{helptext} (default {default})")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--trackers", default="sort,bytetrack,ocsort,ours",
                         help="comma-separated; 'ours' is skipped with a note when occtrack_ros.tracking.make_tracker "
@@ -42,6 +52,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ours-no-poses", action="store_true", help="give 'ours' boxes only, like the baselines "
                         "(default: also the camera poses.txt and camera.json of the sequence when present)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for 'ours' (default: all)")
+
+
+def _default_corruption():
+    from occtrack_ros.evaluation.corrupt import CorruptionConfig
+
+    return CorruptionConfig()
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -163,7 +179,12 @@ def run(args) -> int:
 
             torch.set_num_threads(args.threads)
 
-    cfg = CorruptionConfig()
+    try:
+        cfg = CorruptionConfig(center_noise=args.center_noise, size_noise=args.size_noise, drop_prob=args.drop_prob,
+                               fp_rate=args.fp_rate, min_visibility=args.min_visibility)
+    except ValueError as exc:
+        print(f"occtrack baselines: {exc}", file=sys.stderr)
+        return 2
     corruption = None
     # Each entry: name, gt (N, 9), dets (K, 7), SeqInfo; seq_dirs: where poses.txt / camera.json may be.
     seqs = []

@@ -22,6 +22,7 @@ def add_arguments(parser) -> None:
                         "file or folder names)")
     parser.add_argument("--json", default=None, help="write the metrics here (fractions in [0, 1], IDSW a count, "
                         "coasting error in px, null where undefined)")
+    parser.add_argument("--per-sequence", action="store_true", help="also print one table per sequence")
     parser.add_argument("--occluded", choices=("auto", "ignore", "count"), default="auto",
                         help="fully occluded gt rows (visibility 0): 'ignore' treats them as distractors (a box on a "
                         "hidden object is neither rewarded nor penalised; our synthetic benchmarks), 'count' keeps "
@@ -81,6 +82,10 @@ def run(args) -> int:
     print(f"fully occluded gt rows: {'ignored (distractors)' if ignore else 'counted (MOTChallenge protocol)'}; "
           f"sequences: {', '.join(gts)}")
     print(format_text({n: r["combined"] for n, r in results.items()}))
+    if args.per_sequence and len(gts) > 1:
+        for seq in gts:
+            print(f"\n{seq}")
+            print(format_text({n: r["sequences"][seq] for n, r in results.items()}))
     if args.json:
         if len(results) == 1:
             (only,) = results.values()
