@@ -219,7 +219,6 @@ def _write_overlay(path, seq, per_frame) -> None:
 def run(args) -> int:
     """Run the demo; returns the exit status."""
     import json
-    import shutil
     import sys
     import time
     from datetime import datetime, timezone
@@ -352,9 +351,6 @@ def run(args) -> int:
         "git_revision": _git_revision(repo),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    docs = repo / "docs"
-    if sheet is not None and docs.is_dir() and out.resolve() == (repo / "out" / "demo").resolve():
-        shutil.copyfile(sheet.path, docs / "contact_sheet.png")
 
     print()
     print(f"occtrack demo: done in {wall:.0f} s. Live node == occtrack replay (metrics and all {rows.shape[0]} "
@@ -368,6 +364,7 @@ def run(args) -> int:
               f"({chosen.episode.start}-{chosen.episode.end}); track id {chosen.pre_id} {kept}")
     print(f"  look at: {out / 'contact_sheet.png'}, {out / 'states.png'}, {out / 'overlay.mp4'}, "
           f"{out / 'metrics.md'}")
+    print("  README: scripts/update_readme.py puts this summary and the contact sheet into README.md")
     print(f"  tracks: {out / 'tracks.txt'} (MOTChallenge), {out / 'tracks.json'} (published messages); "
           f"logs: {out / 'logs'}")
     return 0
