@@ -28,7 +28,7 @@ old a
 
 ## Middle
 
-keep me exactly   
+keep me exactly\u0020\u0020
 <!-- B:BEGIN --><!-- B:END -->
 tail
 """
