@@ -1,0 +1,124 @@
+"""The one typed configuration of the slot-attention detector, stored in every checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+BACKBONES = ("cnn", "dino-vits16", "dino-vitb16", "dinov2-small", "dinov2-base")
+DECODERS = ("broadcast", "mlp")
+PREDICTORS = ("transformer", "mlp", "none")
+SLOT_INITS = ("learned", "gaussian")
+
+# Fields that change a parameter's shape or the meaning of the weights: a checkpoint whose value
+# differs from the requested config cannot be loaded into it.
+SHAPE_FIELDS = (
+    "backbone", "image_size", "cnn_channels", "cnn_layers", "cnn_stride", "num_slots", "slot_dim",
+    "slot_mlp_hidden", "slot_init", "predictor", "decoder", "decoder_channels", "decoder_init_size",
+    "decoder_upsamples", "decoder_hidden", "decoder_attn",
+    "decoder_rgb_detail",
+)
+
+
+@dataclass
+class DetectorConfig:
+    """Architecture, inference and head settings of :class:`SlotVideoModel` / :class:`ObjectDetector`."""
+
+    # --- backbone
+    backbone: str = "cnn"            # "cnn" (trained from scratch) or a frozen ViT: see BACKBONES
+    backbone_path: str | None = None  # ViT only: local HF directory or state-dict file; None = hub name
+    image_size: int = 64             # frames are resized to (image_size, image_size); ViT: 224 or 448
+    cnn_channels: int = 64           # width of the CNN encoder
+    cnn_layers: int = 4              # conv layers; the first one has stride `cnn_stride`
+    cnn_stride: int = 2              # feature map side = image_size / cnn_stride
+    # --- slot attention
+    num_slots: int = 8               # K: must exceed the max objects in view + background slots
+    slot_dim: int = 64
+    slot_iters: int = 3              # refinement iterations on the first frame of a clip
+    slot_iters_video: int = 2        # iterations on later frames (initialised by the predictor)
+    slot_mlp_hidden: int = 128
+    slot_init: str = "learned"       # "learned": K learned queries (deterministic, BO-QSA); "gaussian"
+    predictor: str = "transformer"   # how slots at t-1 initialise slots at t (SAVi); "none" = re-init
+    # --- decoder
+    decoder: str = "broadcast"       # "broadcast" CNN decoder -> RGB (CNN backbone); "mlp" -> features (ViT)
+    decoder_channels: int = 32       # broadcast decoder width
+    decoder_init_size: int = 8       # broadcast grid side before the transposed convolutions
+    decoder_upsamples: int = 2       # x2 transposed convs: output side = init_size * 2**upsamples
+    decoder_hidden: int = 256        # MLP decoder width (DINOSAUR uses 1024 for ViT-B)
+    decoder_attn: bool = False       # broadcast decoder also sees each slot's attention map (fast convergence)
+    decoder_rgb_detail: float = 0.0  # > 0: slot RGB = one colour + at most this much spatial variation
+    # --- head (no learned parameters: changing these never invalidates weights)
+    score_threshold: float = 0.5     # detections with objectness below this are dropped
+    mask_threshold: float = 0.5      # a pixel belongs to a slot's box if it is its argmax and m >= this
+    min_area_frac: float = 0.0015    # slots covering less of the image are empty (score 0)
+    max_area_frac: float = 0.25      # objects never cover more: larger slots are background
+    border_frac: float = 0.35        # a slot touching more of the image border than this is background
+    max_extent_frac: float = 0.5     # a slot whose box spans more of the image width or height is background
+    refine_sigma: float = 0.0        # > 0: sharpen masks at full resolution with the per-slot RGB (CNN only),
+    #                                  the pixel noise std of the mixture model; 0 = decoder masks as they are
+    # --- runtime
+    device: str = "cpu"
+    amp: str = "bf16"                # autocast dtype on CUDA: "bf16", "fp16" or "none"
+    extra: dict = field(default_factory=dict)  # free-form provenance (preset, data) kept in checkpoints
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"DetectorConfig.backbone={self.backbone!r} is unknown; choose one of {BACKBONES}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"DetectorConfig.decoder={self.decoder!r} is unknown; choose one of {DECODERS}")
+        if self.predictor not in PREDICTORS:
+            raise ValueError(f"DetectorConfig.predictor={self.predictor!r} is unknown; choose one of {PREDICTORS}")
+        if self.slot_init not in SLOT_INITS:
+            raise ValueError(f"DetectorConfig.slot_init={self.slot_init!r} is unknown; choose one of {SLOT_INITS}")
+        if self.amp not in ("bf16", "fp16", "none"):
+            raise ValueError(f"DetectorConfig.amp={self.amp!r}: choose bf16, fp16 or none")
+        if self.backbone == "cnn" and self.image_size % self.cnn_stride:
+            raise ValueError(f"DetectorConfig.image_size={self.image_size} is not divisible by "
+                             f"cnn_stride={self.cnn_stride}")
+        if self.num_slots < 2:
+            raise ValueError(f"DetectorConfig.num_slots={self.num_slots}: need a background and an object slot")
+
+    @property
+    def decoder_size(self) -> int:
+        """Side of the broadcast decoder's output (the reconstruction target's resolution)."""
+        return self.decoder_init_size * 2 ** self.decoder_upsamples
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DetectorConfig":
+        """Build from a checkpoint's dict, refusing unknown keys (a typo would otherwise be ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"DetectorConfig: unknown field(s) {unknown}")
+        return cls(**data)
+
+    def replace(self, **changes) -> "DetectorConfig":
+        return dataclasses.replace(self, **changes)
+
+
+# Architectures per domain; `occtrack train detector --preset-name NAME` starts from one of these.
+PRESETS: dict[str, DetectorConfig] = {
+    # 128x128 synthetic occlusion world: objects are 7-26 px, so features stay at 64x64 and the
+    # decoder reconstructs 64x64; K=10 covers the up-to-6 objects in view plus wall and occluders.
+    "occlusion": DetectorConfig(image_size=64, cnn_channels=32, cnn_layers=4, cnn_stride=2, num_slots=8,
+                                slot_dim=64, decoder_channels=32, decoder_init_size=8, decoder_upsamples=3,
+                                decoder_attn=True, decoder_rgb_detail=0.15, refine_sigma=0.1),
+    # sprites-mot (128x128, static camera, plain background).
+    "sprites-mot": DetectorConfig(image_size=64, cnn_channels=32, cnn_layers=4, cnn_stride=2, num_slots=8,
+                                  slot_dim=64, decoder_channels=32, decoder_init_size=8, decoder_upsamples=3,
+                                  decoder_attn=True, decoder_rgb_detail=0.15, refine_sigma=0.1),
+    # Real cameras: frozen DINO ViT-B/16 features reconstructed by the DINOSAUR MLP decoder.
+    "dino-vitb16": DetectorConfig(backbone="dino-vitb16", image_size=224, num_slots=10, slot_dim=256,
+                                  slot_mlp_hidden=1024, decoder="mlp", decoder_hidden=1024),
+    "dino-vits16": DetectorConfig(backbone="dino-vits16", image_size=224, num_slots=10, slot_dim=128,
+                                  slot_mlp_hidden=512, decoder="mlp", decoder_hidden=512),
+}
+
+
+def preset_config(name: str) -> DetectorConfig:
+    """A copy of the preset ``name``; ValueError naming the unknown name."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown detector preset {name!r}; choose one of {sorted(PRESETS)}")
+    return dataclasses.replace(PRESETS[name], extra={"preset": name})

@@ -1,0 +1,121 @@
+"""ObjectDetector: the stateful, batched inference wrapper that turns Frames into Detections."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from occtrack_ros.models.detector.checkpoint import DEFAULT_WEIGHTS, load_model
+from occtrack_ros.models.detector.config import DetectorConfig
+from occtrack_ros.models.detector.head import run_head
+from occtrack_ros.models.detector.model import SlotVideoModel
+from occtrack_ros.types import Detections, Frame
+
+
+class ObjectDetector:
+    """Slot-attention detector over a video stream.
+
+    ``detect(frames)`` takes consecutive frames of ONE stream (a batch of 1..T frames); slots are
+    carried from each frame to the next, also across calls, until ``reset()``. The backbone,
+    decoder and head run batched over the T frames; only slot binding is sequential. Results are
+    copied to the host once per call (no per-frame synchronisation), so the same code serves CPU
+    and CUDA (with autocast in ``cfg.amp`` precision on CUDA).
+    """
+
+    def __init__(self, model: SlotVideoModel, cfg: DetectorConfig | None = None, return_masks: bool = True) -> None:
+        self.cfg = cfg or model.cfg
+        self.device = torch.device(self.cfg.device)
+        self.model = model.to(self.device).eval()
+        self.return_masks = return_masks
+        self._slots: torch.Tensor | None = None
+        self.timings: dict[str, float] = {}
+
+    def reset(self) -> None:
+        """Forget the slots of the previous frame (call between sequences)."""
+        self._slots = None
+
+    def _autocast(self):
+        if self.device.type != "cuda" or self.cfg.amp == "none":
+            return nullcontext()
+        dtype = torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """(T, H, W, 3) uint8 on the device -> (T, 3, S, S) float in [0, 1] at the model's input size."""
+        s = self.cfg.image_size
+        x = images.permute(0, 3, 1, 2).float() / 255.0                      # (T, 3, H, W)
+        if x.shape[-2:] != (s, s):
+            x = F.interpolate(x, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+        return x
+
+    @torch.inference_mode()
+    def forward_tensors(self, images: torch.Tensor, depth: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """(T, H, W, 3) uint8 (+ (T, H, W) depth) on the device -> per-slot tensors (T, K, ...) on the device."""
+        assert images.dim() == 4 and images.shape[-1] == 3, f"images must be (T, H, W, 3), got {tuple(images.shape)}"
+        t, h, w = images.shape[:3]
+        x = self.preprocess(images)
+        full = None
+        if self.cfg.refine_sigma > 0 and self.cfg.decoder == "broadcast":
+            full = images.permute(0, 3, 1, 2).float() / 255.0                # (T, 3, H, W)
+        with self._autocast():
+            feats = self.model.encode(x)                                     # (T, N, D)
+            slots_t, attn_t = [], []
+            slots = self._slots
+            for i in range(t):
+                slots, attn = self.model.bind(feats[i:i + 1], slots)         # (1, K, Ds), (1, K, N)
+                slots_t.append(slots)
+                attn_t.append(attn)
+            all_slots = torch.cat(slots_t, dim=0)                            # (T, K, Ds)
+            _, alpha, per_slot = self.model.decode(all_slots, torch.cat(attn_t, dim=0))  # (T, K, h, w), (T, K, ...)
+        self._slots = slots
+        rgb = per_slot if full is not None else None
+        out = run_head(alpha.float(), feats.float(), self.model.feature_grid, h, w, self.cfg, depth, rgb, full)
+        out["slots"] = all_slots.float()
+        return out
+
+    def detect(self, frames: list[Frame]) -> list[Detections]:
+        """Consecutive frames of one stream -> one Detections per frame (score >= cfg.score_threshold)."""
+        return self.detect_all(frames)[0] if frames else []
+
+    def detect_all(self, frames: list[Frame]) -> tuple[list[Detections], np.ndarray]:
+        """As :meth:`detect`, plus the soft masks of all K slots (T, K, H, W) (for segmentation scores)."""
+        shapes = {f.image.shape for f in frames}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[2] != 3:
+            raise ValueError(f"detect: frames must share one (H, W, 3) image shape, got {sorted(shapes)}")
+        if any(f.image.dtype != np.uint8 for f in frames):
+            raise ValueError(f"detect: images must be uint8 RGB, got {sorted({str(f.image.dtype) for f in frames})}")
+        images = torch.from_numpy(np.stack([f.image for f in frames])).to(self.device, non_blocking=True)
+        depth = None
+        if all(f.depth is not None for f in frames):
+            depth = torch.from_numpy(np.stack([np.asarray(f.depth, np.float32) for f in frames])).to(self.device)
+        out = self.forward_tensors(images, depth)
+        keys = ["boxes", "scores", "areas", "centroids", "embeddings", "masks"]
+        keys += ["depths"] if depth is not None else []
+        host = {k: out[k].cpu().numpy() for k in keys}                      # the one device->host copy
+        result = []
+        for i in range(len(frames)):
+            keep = host["scores"][i] >= self.cfg.score_threshold
+            result.append(Detections(
+                boxes=host["boxes"][i][keep], scores=host["scores"][i][keep],
+                embeddings=host["embeddings"][i][keep].astype(np.float32),
+                centroids=host["centroids"][i][keep].astype(np.float32),
+                areas=host["areas"][i][keep].astype(np.float32),
+                depths=host["depths"][i][keep].astype(np.float32) if depth is not None else None,
+                masks=host["masks"][i][keep].astype(np.float32) if self.return_masks else None,
+            ))
+        return result, host["masks"]
+
+
+def load_detector(path: str | Path | None = None, device: str = "cpu", **overrides) -> ObjectDetector:
+    """The detector stored at ``path``; None = the shipped weights for the ``occlusion`` preset.
+
+    ``overrides`` change runtime fields of the stored config (score_threshold, amp, backbone_path...).
+    """
+    if path is None:
+        path = DEFAULT_WEIGHTS["occlusion"]
+    return_masks = overrides.pop("return_masks", True)
+    model, _ = load_model(path, overrides={"device": device, **overrides})
+    return ObjectDetector(model, return_masks=return_masks)

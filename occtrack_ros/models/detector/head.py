@@ -1,0 +1,155 @@
+"""Detector head: slot masks (+ features, depth) -> per-slot boxes, areas, depths, embeddings, objectness.
+
+Everything runs batched on the model's device; the caller transfers the result to the host once.
+
+Objectness without labels (documented heuristic, no learned parameters). A slot is
+- *empty* when its hard region (pixels where it is the argmax slot and its soft mask >= mask_threshold)
+  covers less than ``min_area_frac`` of the image;
+- *background* when it covers more than ``max_area_frac`` of the image, more than ``border_frac``
+  of the image border, or its box spans more than ``max_extent_frac`` of the image width or height
+  (surfaces such as far walls, pillars and floors run out of view; objects are compact and at most
+  clipped by one edge);
+- otherwise an object, scored by how decisively it owns its region (mean soft mask there).
+Each test is a linear ramp rather than a step (to 1.5x the limit) so scores are graded:
+``score = confidence * ramp_up(area; min, 2 min) * ramp_down(area; max, 1.5 max) * ramp_down(border; b, 1.5 b)
+* ramp_down(extent; e, 1.5 e)``
+with ``confidence = clamp(2 * (mean_soft_mask_in_region - 0.5), 0, 1)``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from occtrack_ros.models.detector.config import DetectorConfig
+
+
+def masks_from_logits(alpha: torch.Tensor, height: int, width: int, rgb: torch.Tensor | None = None,
+                      image: torch.Tensor | None = None, sigma: float = 0.0) -> torch.Tensor:
+    """Alpha logits (B, K, h, w) -> soft masks (B, K, H, W) that sum to 1 over K at every pixel.
+
+    With per-slot RGB (B, K, 3, h, w), the full-resolution image (B, 3, H, W) in [0, 1] and ``sigma`` > 0
+    the masks are the posterior of the decoder's spatial mixture model given each observed pixel,
+    ``m_k * N(image | rgb_k, sigma^2)`` normalised over k: the decoder's low-resolution masks are
+    sharpened to the image's edges without any extra learning.
+    """
+    assert alpha.dim() == 4, f"alpha logits must be (B, K, h, w), got {tuple(alpha.shape)}"
+    b, k = alpha.shape[:2]
+    if alpha.shape[-2:] != (height, width):
+        alpha = F.interpolate(alpha.float(), size=(height, width), mode="bilinear", align_corners=False)
+    logits = alpha.float().log_softmax(dim=1)                                       # (B, K, H, W)
+    if sigma > 0 and rgb is not None and image is not None:
+        assert rgb.shape[:3] == (b, k, 3), f"rgb must be (B, K, 3, h, w), got {tuple(rgb.shape)}"
+        assert image.shape == (b, 3, height, width), f"image must be (B, 3, {height}, {width}), got {image.shape}"
+        rgb = F.interpolate(rgb.float().flatten(0, 1), size=(height, width), mode="bilinear", align_corners=False)
+        rgb = rgb.view(b, k, 3, height, width)                                      # (B, K, 3, H, W)
+        err = (rgb - image.float().unsqueeze(1)).pow(2).sum(dim=2)                  # (B, K, H, W)
+        logits = logits - err / (2.0 * sigma * sigma)
+    return logits.softmax(dim=1)
+
+
+def hard_regions(masks: torch.Tensor, threshold: float) -> torch.Tensor:
+    """(B, K, H, W) soft masks -> (B, K, H, W) bool: pixel is the slot's argmax and its mask >= threshold."""
+    k = masks.shape[1]
+    winner = F.one_hot(masks.argmax(dim=1), k).permute(0, 3, 1, 2).bool()   # (B, K, H, W)
+    return winner & (masks >= threshold)
+
+
+def boxes_from_regions(regions: torch.Tensor) -> torch.Tensor:
+    """(B, K, H, W) bool -> (B, K, 4) float xyxy in pixels; an empty region gives (0, 0, 0, 0).
+
+    Coordinates are pixel edges: a single pixel at column x, row y gives (x, y, x+1, y+1).
+    """
+    assert regions.dim() == 4 and regions.dtype == torch.bool, f"regions must be bool (B, K, H, W), got {regions.shape}"
+    h, w = regions.shape[-2:]
+    rows = regions.any(dim=3)                                   # (B, K, H)
+    cols = regions.any(dim=2)                                   # (B, K, W)
+    ys = torch.arange(h, device=regions.device)
+    xs = torch.arange(w, device=regions.device)
+    y0 = torch.where(rows, ys, h).amin(dim=-1)
+    y1 = torch.where(rows, ys, -1).amax(dim=-1) + 1
+    x0 = torch.where(cols, xs, w).amin(dim=-1)
+    x1 = torch.where(cols, xs, -1).amax(dim=-1) + 1
+    boxes = torch.stack([x0, y0, x1, y1], dim=-1).float()       # (B, K, 4)
+    empty = ~rows.any(dim=-1)                                   # (B, K)
+    return torch.where(empty.unsqueeze(-1), torch.zeros_like(boxes), boxes)
+
+
+def _ramp_up(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    return ((x - lo) / max(hi - lo, 1e-12)).clamp(0.0, 1.0)
+
+
+def _ramp_down(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    return ((hi - x) / max(hi - lo, 1e-12)).clamp(0.0, 1.0)
+
+
+def border_coverage(regions: torch.Tensor) -> torch.Tensor:
+    """(B, K, H, W) bool -> (B, K) fraction of the image's border pixels inside each region."""
+    top, bottom = regions[..., 0, :], regions[..., -1, :]        # (B, K, W)
+    left, right = regions[..., 1:-1, 0], regions[..., 1:-1, -1]  # (B, K, H-2)
+    n = 2 * regions.shape[-1] + 2 * (regions.shape[-2] - 2)
+    return (top.sum(-1) + bottom.sum(-1) + left.sum(-1) + right.sum(-1)).float() / n
+
+
+def objectness(masks: torch.Tensor, regions: torch.Tensor, cfg: DetectorConfig) -> torch.Tensor:
+    """Label-free objectness (see module docstring): (B, K, H, W) masks and regions -> (B, K) in [0, 1]."""
+    h, w = masks.shape[-2:]
+    area = regions.sum(dim=(2, 3)).float()                                          # (B, K)
+    area_frac = area / (h * w)
+    conf = (masks * regions).sum(dim=(2, 3)) / area.clamp(min=1.0)                  # (B, K)
+    score = (2.0 * (conf - 0.5)).clamp(0.0, 1.0)
+    score = score * _ramp_up(area_frac, cfg.min_area_frac, 2.0 * cfg.min_area_frac)
+    score = score * _ramp_down(area_frac, cfg.max_area_frac, 1.5 * cfg.max_area_frac)
+    score = score * _ramp_down(border_coverage(regions), cfg.border_frac, 1.5 * cfg.border_frac)
+    boxes = boxes_from_regions(regions)                                             # (B, K, 4)
+    extent = torch.maximum((boxes[..., 2] - boxes[..., 0]) / w, (boxes[..., 3] - boxes[..., 1]) / h)
+    score = score * _ramp_down(extent, cfg.max_extent_frac, 1.5 * cfg.max_extent_frac)
+    return score
+
+
+def masked_median_depth(depth: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Depth (B, H, W) [m, NaN or <= 0 invalid], regions (B, K, H, W) -> (B, K) median valid depth, NaN if none."""
+    valid = torch.isfinite(depth) & (depth > 0)                                     # (B, H, W)
+    d = torch.where(valid, depth, torch.nan).unsqueeze(1)                           # (B, 1, H, W)
+    d = torch.where(regions, d, torch.nan).flatten(2)                               # (B, K, H*W)
+    return d.nanmedian(dim=-1).values
+
+
+def pooled_embeddings(masks: torch.Tensor, feats: torch.Tensor, grid: int) -> torch.Tensor:
+    """Soft masks (B, K, H, W) and tokens (B, grid*grid, C) -> L2-normalised mask-pooled features (B, K, C)."""
+    b, k = masks.shape[:2]
+    assert feats.shape[:2] == (b, grid * grid), f"feats must be (B, {grid * grid}, C), got {tuple(feats.shape)}"
+    m = F.adaptive_avg_pool2d(masks, (grid, grid)).flatten(2)                       # (B, K, N)
+    pooled = torch.einsum("bkn,bnc->bkc", m, feats.float()) / m.sum(-1, keepdim=True).clamp(min=1e-6)
+    return F.normalize(pooled, dim=-1)                                              # (B, K, C)
+
+
+def run_head(alpha: torch.Tensor, feats: torch.Tensor, grid: int, height: int, width: int,
+             cfg: DetectorConfig, depth: torch.Tensor | None = None, rgb: torch.Tensor | None = None,
+             image: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """All per-slot quantities for B frames, on the device.
+
+    alpha (B, K, h, w) logits, feats (B, N, C), depth (B, H, W) or None, per-slot rgb (B, K, 3, h, w) and
+    image (B, 3, H, W) for mask refinement (used when cfg.refine_sigma > 0) ->
+    masks (B, K, H, W), boxes (B, K, 4), scores/areas (B, K), centroids (B, K, 2),
+    embeddings (B, K, C), depths (B, K) [absent without depth].
+    """
+    masks = masks_from_logits(alpha, height, width, rgb, image, cfg.refine_sigma)
+    regions = hard_regions(masks, cfg.mask_threshold)
+    area = regions.sum(dim=(2, 3)).float()                                          # (B, K)
+    ys = torch.arange(height, device=masks.device, dtype=torch.float32) + 0.5
+    xs = torch.arange(width, device=masks.device, dtype=torch.float32) + 0.5
+    cx = (regions.sum(dim=2).float() * xs).sum(-1) / area.clamp(min=1.0)            # (B, K)
+    cy = (regions.sum(dim=3).float() * ys).sum(-1) / area.clamp(min=1.0)
+    out = {
+        "masks": masks,
+        "boxes": boxes_from_regions(regions),
+        "scores": objectness(masks, regions, cfg),
+        "areas": area,
+        "centroids": torch.stack([cx, cy], dim=-1),
+        "embeddings": pooled_embeddings(masks, feats, grid),
+    }
+    if depth is not None:
+        assert depth.shape == (masks.shape[0], height, width), (
+            f"depth must be (B, {height}, {width}), got {tuple(depth.shape)}")
+        out["depths"] = masked_median_depth(depth.float(), regions)
+    return out

@@ -1,0 +1,141 @@
+"""Detector head and scoring on hand-made masks: boxes, objectness, depth, ARI, box matching."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from occtrack_ros.models.detector.config import DetectorConfig
+from occtrack_ros.models.detector.head import (
+    boxes_from_regions,
+    hard_regions,
+    masked_median_depth,
+    masks_from_logits,
+    objectness,
+    pooled_embeddings,
+    run_head,
+)
+from occtrack_ros.models.detector.scoring import adjusted_rand_index, fg_ari, match_boxes
+
+
+def _scene(h=40, w=60):
+    """Slot 0 = background, slot 1 = a 6x4 object at rows 10-13, cols 20-25, slot 2 = empty."""
+    labels = torch.zeros(h, w, dtype=torch.long)
+    labels[10:14, 20:26] = 1
+    masks = torch.nn.functional.one_hot(labels, 3).permute(2, 0, 1).float().unsqueeze(0)  # (1, 3, H, W)
+    return masks * 0.9 + 0.1 / 3  # soft, still sums to 1
+
+
+def test_boxes_from_hand_made_regions():
+    regions = torch.zeros(1, 3, 8, 10, dtype=torch.bool)
+    regions[0, 0, 2:5, 3:7] = True          # rows 2-4, cols 3-6
+    regions[0, 1, 7, 9] = True              # one pixel in the corner
+    boxes = boxes_from_regions(regions)
+    assert boxes[0, 0].tolist() == [3, 2, 7, 5]
+    assert boxes[0, 1].tolist() == [9, 7, 10, 8]
+    assert boxes[0, 2].tolist() == [0, 0, 0, 0]  # empty
+
+
+def test_hard_regions_are_argmax_and_threshold():
+    masks = torch.tensor([[0.6, 0.45], [0.3, 0.45], [0.1, 0.10]]).view(1, 3, 1, 2)
+    regions = hard_regions(masks, 0.5)
+    assert regions[0, :, 0, 0].tolist() == [True, False, False]
+    assert not regions[0, :, 0, 1].any()  # the winner is below the threshold
+
+
+def test_masks_sum_to_one_with_and_without_refinement():
+    torch.manual_seed(0)
+    alpha = torch.randn(2, 5, 8, 8)
+    masks = masks_from_logits(alpha, 32, 24)
+    assert masks.shape == (2, 5, 32, 24)
+    torch.testing.assert_close(masks.sum(1), torch.ones(2, 32, 24))
+    rgb = torch.rand(2, 5, 3, 8, 8)
+    image = torch.rand(2, 3, 32, 24)
+    refined = masks_from_logits(alpha, 32, 24, rgb, image, sigma=0.1)
+    torch.testing.assert_close(refined.sum(1), torch.ones(2, 32, 24))
+
+
+def test_refinement_follows_image_colour():
+    # Two slots with equal alpha everywhere; slot 1 paints red, slot 0 grey: red pixels go to slot 1.
+    alpha = torch.zeros(1, 2, 4, 4)
+    rgb = torch.stack([torch.full((3, 4, 4), 0.5), torch.tensor([1.0, 0, 0]).view(3, 1, 1).expand(3, 4, 4)])[None]
+    image = torch.full((1, 3, 16, 16), 0.5)
+    image[0, :, 4:8, 4:8] = torch.tensor([1.0, 0, 0]).view(3, 1, 1)
+    masks = masks_from_logits(alpha, 16, 16, rgb, image, sigma=0.1)
+    assert (masks[0, 1, 4:8, 4:8] > 0.99).all() and (masks[0, 0, :4] > 0.99).all()
+
+
+def test_objectness_separates_background_object_and_empty():
+    cfg = DetectorConfig()
+    masks = _scene()
+    scores = objectness(masks, hard_regions(masks, 0.5), cfg)[0]
+    assert scores[0] == 0.0          # covers the whole image and border: background
+    assert scores[1] > 0.8           # compact, decisive object
+    assert scores[2] == 0.0          # empty
+
+
+def test_objectness_rejects_full_height_pillar():
+    cfg = DetectorConfig()
+    labels = torch.zeros(64, 64, dtype=torch.long)
+    labels[:, 20:34] = 1  # narrow full-height strip: small area and border share, but spans the height
+    masks = torch.nn.functional.one_hot(labels, 2).permute(2, 0, 1).float().unsqueeze(0)
+    assert objectness(masks, hard_regions(masks, 0.5), cfg)[0, 1] == 0.0
+
+
+def test_median_depth_ignores_invalid_pixels():
+    regions = torch.zeros(1, 2, 4, 4, dtype=torch.bool)
+    regions[0, 0, :2] = True
+    depth = torch.tensor([[1.0, 2.0, 3.0, float("nan")], [0.0, 2.0, 2.0, 9.0], [5.0] * 4, [5.0] * 4])[None]
+    med = masked_median_depth(depth, regions)[0]
+    assert med[0].item() == 2.0      # of 1, 2, 3, 2, 2, 9 (NaN and 0 dropped)
+    assert torch.isnan(med[1])       # empty region
+
+
+def test_embeddings_are_unit_and_mask_pooled():
+    masks = torch.zeros(1, 2, 4, 4)
+    masks[0, 0, :, :2] = 1
+    masks[0, 1, :, 2:] = 1
+    feats = torch.zeros(1, 4, 2)  # a 2x2 grid: left column [1, 0], right column [0, 1]
+    feats[0, [0, 2], 0] = 1
+    feats[0, [1, 3], 1] = 1
+    emb = pooled_embeddings(masks, feats, grid=2)
+    torch.testing.assert_close(emb[0], torch.eye(2))
+
+
+def test_run_head_outputs():
+    cfg = DetectorConfig()
+    alpha = torch.log(_scene(40, 60))
+    out = run_head(alpha, torch.randn(1, 16, 8), 4, 40, 60, cfg, depth=torch.full((1, 40, 60), 4.0))
+    assert out["boxes"][0, 1].tolist() == [20, 10, 26, 14]
+    assert out["areas"][0, 1].item() == 24
+    torch.testing.assert_close(out["centroids"][0, 1], torch.tensor([23.0, 12.0]))
+    assert out["depths"][0, 1].item() == 4.0
+
+
+def test_ari_known_values():
+    assert adjusted_rand_index([0, 0, 1, 1], [5, 5, 3, 3]) == 1.0      # permutation invariant
+    assert adjusted_rand_index([0, 0, 1, 1], [0, 0, 1, 2]) == pytest.approx(0.5714285714)  # sklearn docs
+    assert adjusted_rand_index([0, 0, 1, 1], [0, 1, 0, 1]) == pytest.approx(-0.5)
+    assert adjusted_rand_index([1, 1, 1], [2, 2, 2]) == 1.0
+
+
+def test_fg_ari_uses_foreground_only():
+    gt = np.zeros((4, 4), np.uint16)
+    gt[0, :2], gt[3, 2:] = 1, 2
+    masks = np.zeros((3, 4, 4))
+    masks[0] = 1  # background slot everywhere ...
+    masks[0, 0, :2], masks[1, 0, :2] = 0, 1
+    masks[0, 3, 2:], masks[2, 3, 2:] = 0, 1
+    assert fg_ari(gt, masks) == 1.0
+    masks[1, 3, 2], masks[2, 3, 2] = 1, 0  # one pixel of object 2 goes to object 1's slot
+    assert fg_ari(gt, masks) < 1.0
+    assert fg_ari(np.zeros((4, 4), np.uint16), masks) is None
+
+
+def test_match_boxes_counts():
+    gt = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]], float)
+    vis = np.array([1.0, 0.9, 0.2])
+    det = np.array([[1, 1, 10, 10], [40, 40, 50, 50], [60, 60, 70, 70]], float)
+    c = match_boxes(det, gt, vis)
+    assert c == {"gt": 2, "gt_found": 1, "det": 2, "det_true": 1}  # det on the 20%-visible object ignored
+    assert match_boxes(np.zeros((0, 4)), gt, vis) == {"gt": 2, "gt_found": 0, "det": 0, "det_true": 0}
