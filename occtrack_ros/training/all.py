@@ -313,8 +313,9 @@ def _track_source(detector, tracker, frames, seq, first: int, aris: list, recon:
     """Detect + track ``frames`` in batches of 8; returns (MOT result rows, {track: frames observed}, detections).
 
     Appends per-frame FG-ARI to ``aris`` when ``seq`` (with gt masks) is given, else a reconstruction
-    MSE every 10th frame to ``recon``.
+    MSE every 10th frame (from the first evaluated one) to ``recon``.
     """
+    import numpy as np
     import torch
 
     from occtrack_ros.models.detector.scoring import fg_ari
@@ -337,9 +338,9 @@ def _track_source(detector, tracker, frames, seq, first: int, aris: list, recon:
                 score = fg_ari(seq.mask(frame.index), masks[j])
                 if score is not None:
                     aris.append(score)
-            elif frame.index % 10 == 0:
+            elif (frame.index - first) % 10 == 0:
                 with torch.no_grad():
-                    x = detector.preprocess(torch.from_numpy(frame.image[None]).to(detector.device))
+                    x = detector.preprocess(torch.from_numpy(np.array(frame.image[None])).to(detector.device))
                     recon.append(float(detector.model.loss(detector.model(x[None]))))
 
 
@@ -558,12 +559,16 @@ def schedule(args) -> int:
         return 0
 
     # The bundle: the latest weights of each component.
-    det_final = _latest(run, ["joint/detector.pt", "detector/detector.pt"]) or _require_detector(args, det_path)
+    det_final = _latest(run, ["joint/detector.pt", "detector/detector.pt"])
+    if det_final is None and args.init_detector:
+        det_final = _require_detector(args, det_path)
     trk_final = _latest(run, ["joint/tracker.pt", "tracker/checkpoint.pt", "tracker/tracker.pt"])
     if trk_final is None:
         trk_final = _tracker_input(args, run, None)
-    if trk_final is None:
-        raise RuntimeError("no tracker weights for the bundle: run the tracker stage or give --init-tracker")
+    if det_final is None or trk_final is None:
+        print(f"no bundle written: no {'detector' if det_final is None else 'tracker'} weights yet in {run.path} "
+              "(run the detector and tracker stages, or give --init-detector / --init-tracker)")
+        return 0
     depth_final = _latest(run, ["depth-pose/depth_pose.pt"])
     bundle = write_bundle(run.path / "bundle", det_final, trk_final, depth_final, git_revision=git_revision(),
                           provenance={"run": str(run.path), "status": run.status(),

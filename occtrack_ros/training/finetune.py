@@ -59,6 +59,9 @@ def add_arguments(p) -> None:
     o.add_argument("--w-consistency", type=float, default=0.05, help="weight of the temporal-consistency loss")
     o.add_argument("--w-gnn", type=float, default=0.05, help="weight of the GNN association loss")
     o.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature")
+    o.add_argument("--det-threshold", type=float, default=None,
+                   help="objectness a slot needs to count as a detection in training (default: the detector's "
+                   "score_threshold); lower it for a young detector whose scores are still low")
     o.add_argument("--max-hide", type=int, default=6, help="longest simulated occlusion inside a clip [frames]")
     o.add_argument("--save-every", type=int, default=50, help="checkpoint every n steps")
     r = p.add_argument_group("run")
@@ -184,14 +187,15 @@ def clip_detections(head, emb, threshold: float):
     e = emb.detach().float().cpu().numpy()
     dets, slots = [], []
     for t in range(boxes.shape[0]):
-        keep = np.nonzero(scores[t] >= threshold)[0]
+        has_region = (boxes[t, :, 2] > boxes[t, :, 0]) & (boxes[t, :, 3] > boxes[t, :, 1])   # (K,)
+        keep = np.nonzero((scores[t] >= threshold) & has_region)[0]
         dets.append(Detections(boxes=boxes[t, keep].astype(np.float64), scores=scores[t, keep].astype(np.float64),
                                embeddings=e[t, keep].astype(np.float32)))
         slots.append(keep)
     return dets, slots
 
 
-def track_clip(gnn, dets, fps: float, size: int):
+def track_clip(gnn, dets, fps: float, size: int, min_score: float = 0.1):
     """Run the GNN tracker over a clip's detections -> per frame (N,) track id of each detection (-1 = none)."""
     import numpy as np
 
@@ -199,7 +203,7 @@ def track_clip(gnn, dets, fps: float, size: int):
     from occtrack_ros.tracking.tracker import Tracker
     from occtrack_ros.types import Frame
 
-    tracker = Tracker(TrackerConfig(fps=fps, n_init=1, min_new_track_score=0.0,
+    tracker = Tracker(TrackerConfig(fps=fps, n_init=1, min_new_track_score=0.0, min_det_score=min_score,
                                     gnn=gnn.config if gnn is not None else TrackerConfig().gnn), model=gnn)
     image = np.zeros((size, size, 3), np.uint8)
     ids = []
@@ -257,7 +261,7 @@ def _teacher_class():
     return RecordingTeacher
 
 
-def gnn_loss(gnn, emb, dets, slots, ids, fps: float, size: int, rng, max_hide: int):
+def gnn_loss(gnn, emb, dets, slots, ids, fps: float, size: int, rng, max_hide: int, min_score: float = 0.1):
     """BCE of the GNN on teacher-forced replays with hidden spans; the appearance edge carries gradient.
 
     Returns (loss, labelled edges). Edge feature 8 (cosine of track and detection embeddings) is
@@ -273,7 +277,8 @@ def gnn_loss(gnn, emb, dets, slots, ids, fps: float, size: int, rng, max_hide: i
     from occtrack_ros.types import Frame
 
     keep = hide_spans(ids, rng, max_hide, 1.0)
-    teacher = _teacher_class()(TrackerConfig(fps=fps), history=gnn.config.history, embed_dim=gnn.config.embed_dim)
+    teacher = _teacher_class()(TrackerConfig(fps=fps, min_det_score=min_score), history=gnn.config.history,
+                               embed_dim=gnn.config.embed_dim)
     image = np.zeros((size, size, 3), np.uint8)
     kept_slots = []
     for f, (d, p, k) in enumerate(zip(dets, ids, keep)):
@@ -450,12 +455,14 @@ def train(args) -> int:
             else:
                 rec, emb, head = detector_forward(model, clip)
         emb = emb.float().cpu() if ctx.device.type != "cpu" else emb.float()
-        dets, slots = clip_detections(head, emb, cfg.score_threshold)
+        threshold = cfg.score_threshold if args.det_threshold is None else args.det_threshold
+        dets, slots = clip_detections(head, emb, threshold)
         gnn.eval()
-        ids = track_clip(gnn, dets, fps, cfg.image_size)
+        ids = track_clip(gnn, dets, fps, cfg.image_size, min(0.1, threshold))
         gnn.train()
         cons = consistency_loss(emb, slots, ids, args.temperature) if not args.freeze_detector else emb.sum() * 0
-        g_loss, edges = gnn_loss(gnn, emb, dets, slots, ids, fps, cfg.image_size, rng, args.max_hide)
+        g_loss, edges = gnn_loss(gnn, emb, dets, slots, ids, fps, cfg.image_size, rng, args.max_hide,
+                                 min(0.1, threshold))
         if args.freeze_detector:
             loss = g_loss
         else:

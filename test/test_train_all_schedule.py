@@ -1,0 +1,106 @@
+"""`occtrack train all` on a tiny generated bag: sensor-based skipping, interruption + resume, smoke schedule."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from occtrack_ros.cli import main as cli_main
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 20-frame 64x64 occlusion sequence (training seed 5) with its rosbag2 recording."""
+    out = tmp_path_factory.mktemp("tiny") / "occ-5"
+    assert cli_main(["generate", "--seed", "5", "--out", str(out), "--frames", "20", "--width", "64",
+                     "--height", "64", "--bag", "--quiet"]) == 0
+    return out
+
+
+SMOKE = ["--threads", "1", "--detector-steps", "20", "--detector-chunk", "10", "--detector-batch", "2",
+         "--tracker-steps", "3", "--joint-steps", "3", "--joint-args", "--clip-len 6", "--seed", "0"]
+
+
+def test_sensor_report_decides_the_depth_pose_skip(tiny, tmp_path):
+    from occtrack_ros.training.all import sensor_report
+
+    assert sensor_report(tiny / "bag", {})[0], "the generated bag records depth and odometry"
+    ok, why = sensor_report(tiny / "bag", {"depth_topic": "/no/such/depth"})
+    assert not ok and "/no/such/depth absent" in why
+    assert sensor_report(tiny, {})[0], "the sequence directory has depth/ and poses.txt"
+    no_depth = tmp_path / "nodepth"
+    shutil.copytree(tiny, no_depth, ignore=shutil.ignore_patterns("depth", "bag"))
+    ok, why = sensor_report(no_depth, {})
+    assert not ok and "depth/ absent" in why
+
+
+def test_interrupted_schedule_resumes_without_rerunning_finished_stages(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    # 1) Stopped after the detector, as an interruption would.
+    assert cli_main(["train", "all", "--data", str(tiny / "bag"), "--out", str(run), "--stop-after", "detector",
+                     *SMOKE]) == 0
+    out = capsys.readouterr().out
+    assert "[depth-pose] SKIPPED: the data has depth and odometry" in out
+    status = json.loads((run / "status.json").read_text())
+    assert status["depth-pose"]["state"] == "skipped"
+    assert status["detector"]["state"] == "done" and status["detector"]["steps"] == 20
+    assert "tracker" not in status and not (run / "bundle").exists()
+    det_ckpt = run / "detector" / "checkpoint.pt"
+    stamp = det_ckpt.stat().st_mtime_ns
+    config = json.loads((run / "config.json").read_text())
+    assert config["git_revision"] and config["split"]["train_frame_fraction"] == pytest.approx(0.8)
+
+    # 2) Resumed: finished stages are not rerun, the rest runs, the bundle and metrics appear.
+    assert cli_main(["train", "all", "--data", str(tiny / "bag"), "--out", str(run), "--resume", *SMOKE]) == 0
+    out = capsys.readouterr().out
+    assert "[detector] already done" in out and "[depth-pose] already skipped" in out
+    assert "=== occtrack train detector" not in out
+    assert det_ckpt.stat().st_mtime_ns == stamp, "the finished detector stage was rerun"
+    status = json.loads((run / "status.json").read_text())
+    assert [status[s]["state"] for s in ("depth-pose", "detector", "tracker", "joint")] == \
+        ["skipped", "done", "done", "done"]
+    assert status["tracker"]["via"] == "joint --freeze-detector"  # a bag: the tracker stage needs gt3d seeds
+    for stage in ("detector", "tracker", "joint"):
+        assert (run / "curves" / f"{stage}.png").stat().st_size > 1000
+    metrics = json.loads((run / "metrics.json").read_text())
+    held = metrics["held_out"]["final"]
+    assert held["first_frame_fraction"] == pytest.approx(0.8) and "recon_mse" in held
+
+    from occtrack_ros.training.bundle import load_bundle
+
+    bundle = load_bundle(run / "bundle")
+    assert bundle["depth_source"] == "topic" and bundle["pipeline"]["depth_weights"] is None
+    assert bundle["files"]["detector"].read_bytes() == (run / "joint" / "detector.pt").read_bytes()
+
+    # 3) The bundle drives the pipeline the node and `occtrack replay` use.
+    from occtrack_ros.data.frames import open_frames
+    from occtrack_ros.pipeline import Pipeline, PipelineConfig
+
+    pipe = Pipeline(PipelineConfig(**bundle["pipeline"]))
+    frame = next(iter(open_frames(tiny / "bag")))
+    result = pipe.process(frame)
+    assert result.output is not None
+
+
+def test_depth_pose_runs_when_the_data_lacks_depth(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    rc = cli_main(["train", "all", "--data", str(tiny / "bag"), "--out", str(run), "--stages", "depth-pose",
+                   "--depth-topic", "/no/such/depth", "--depth-iters", "pose=2,depth=2,joint=2",
+                   "--depth-args", "--batch-size 2 --check-every 1", "--threads", "1"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err[-2000:]
+    status = json.loads((run / "status.json").read_text())
+    assert status["depth-pose"]["state"] == "done", out.err[-2000:]
+    assert "SKIPPED" not in out.out
+    assert (run / "depth-pose" / "depth_pose.pt").is_file()
+    assert (run / "curves" / "depth-pose.png").is_file()
+
+
+def test_held_out_seeds_are_refused_as_training_data(tmp_path, capsys):
+    seq = tmp_path / "occ-1003"
+    assert cli_main(["generate", "--seed", "1003", "--out", str(seq), "--frames", "4", "--width", "64",
+                     "--height", "64", "--quiet"]) == 0
+    assert cli_main(["train", "all", "--data", str(seq), "--out", str(tmp_path / "run"), "--stages",
+                     "detector"]) == 2
+    assert "seed 1003 is a held-out evaluation seed" in capsys.readouterr().err
