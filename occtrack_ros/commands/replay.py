@@ -226,9 +226,11 @@ def run(args) -> int:
     if (seq_dir / "gt" / "gt.txt").is_file():
         from occtrack_ros.commands import eval as eval_command
 
-        status = eval_command.run(argparse.Namespace(gt=str(seq_dir), res=[str(out / "tracks.txt")],
-                                                     names=["occtrack"], json=str(out / "metrics.json"),
-                                                     occluded="auto"))
+        # Parsed by `occtrack eval`'s own parser, so its defaults (and future options) apply unchanged.
+        eval_parser = argparse.ArgumentParser(prog="occtrack eval")
+        eval_command.add_arguments(eval_parser)
+        status = eval_command.run(eval_parser.parse_args(["--gt", str(seq_dir), "--res", str(out / "tracks.txt"),
+                                                          "--names", "occtrack", "--json", str(out / "metrics.json")]))
         if status != 0:
             return status
     else:
