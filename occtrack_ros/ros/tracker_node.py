@@ -5,6 +5,16 @@ same semantics), turned into a Frame by ros/frame_input.py, and handed to a proc
 through a one-item buffer (ros/latest_slot.py): the executor never waits on the models, and a
 slow pipeline drops frames to the newest instead of building a backlog. Every output carries the
 input image's stamp.
+
+Subscribes (relative names; parameters in ros/parameters.py, defaults in config/occtrack.yaml):
+  image (sensor_msgs/Image, or image/compressed with image_transport:=compressed), depth
+  (16UC1 mm / 32FC1 m, when depth_source is 'topic'), camera_info, odom (nav_msgs/Odometry,
+  when use_odometry).
+Publishes:
+  ~/tracks (occtrack_ros/TrackedObjectArray), ~/markers (visualization_msgs/MarkerArray),
+  ~/scene_graph (occtrack_ros/SceneGraph), ~/debug_image (rgb8 overlay) and ~/instances
+  (32SC1/mono16 track-id labels) only while subscribed, ~/timing (std_msgs/Float64MultiArray
+  [stamp_ns, pipeline_ms, node_ms] per frame, only while subscribed; used by `occtrack bench-node`).
 """
 from __future__ import annotations
 
