@@ -182,6 +182,7 @@ def bench_pipeline(seq_dir, device: str, frames: int, detector_weights: str, tra
     n = min(frames, len(seq))
     per_stage = {s: [] for s in STAGES}
     totals, det_ms, trk_ms, rows = [], [], [], []
+    n_dets, n_tracks = [], []   # the load the tracker stages ran under
     try:
         for i in tqdm(range(n), desc=f"pipeline ({device})", unit="frame"):
             timer.frame = {}
@@ -195,6 +196,8 @@ def bench_pipeline(seq_dir, device: str, frames: int, detector_weights: str, tra
             for s in STAGES:
                 if s in timer.frame:
                     per_stage[s].append(timer.frame[s])
+            n_dets.append(len(result.detections))
+            n_tracks.append(len(result.output.tracks))
             totals.append(result.timings["total"])
             det_ms.append(result.timings["detector"])
             trk_ms.append(result.timings["tracker"])
@@ -217,6 +220,8 @@ def bench_pipeline(seq_dir, device: str, frames: int, detector_weights: str, tra
         "stages_ms": {s: _stats(v) for s, v in per_stage.items()},
         "detector_ms": _stats(det_ms), "tracker_ms": _stats(trk_ms), "total_ms": _stats(totals),
         "fps": round(1e3 / mean_total, 2) if totals else None,
+        "detections_per_frame": round(float(np.mean(n_dets)), 2) if n_dets else None,
+        "live_tracks_per_frame": round(float(np.mean(n_tracks)), 2) if n_tracks else None,
         "peak_rss_mb_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "python_heap_peak_mb_10_frames": round(heap_peak / 2**20, 2),
         "accuracy_full_pipeline": {k: metrics.get(k) for k in ("HOTA", "IDF1", "MOTA", "IDSW",
@@ -301,7 +306,10 @@ def bench_markdown(report: dict) -> str:
              f"{m['date']} on {m['cpu']} ({m['cores_usable']} usable of {m['cores']} cores, "
              f"load {m['load_average_1m_at_start']} at start), torch {m['torch']} with {m['torch_threads']} threads, "
              f"git {m['git_revision']}; "
-             f"CUDA: {m['cuda_device'] or 'not available'}. Data: {report['data']}.", ""]
+             f"CUDA: {m['cuda_device'] or 'not available'}. Load at the end: {report.get('load_average_1m_at_end')} "
+             f"(a shared machine: p50 is the steadier number). Total {report.get('wall_s')} s. "
+             f"Data: {report['data']}. Weights: detector {report['weights']['detector']}, tracker "
+             f"{report['weights']['tracker']}.", ""]
 
     def fmt(v, digits=2):
         return "-" if v is None else f"{v:.{digits}f}"
@@ -321,8 +329,12 @@ def bench_markdown(report: dict) -> str:
         acc = sec["accuracy_full_pipeline"]
         lines += [f"## Pipeline latency per frame ({sec['device']}): {fmt(sec['fps'], 1)} FPS", "",
                   f"{sec['frames_timed']} frames of {sec['sequence']} ({sec['image']}) after {sec['warmup_frames']} "
-                  "warm-up frames; depth from the sequence (the node's depth topic); stages timed by wrapping "
-                  "their methods, so stage sums are slightly below the end-to-end time.", "",
+                  "warm-up frames; depth from the sequence (the node's depth topic); on average "
+                  f"{sec['detections_per_frame']} detections and {sec['live_tracks_per_frame']} live tracks per "
+                  "frame. Stages are timed by wrapping their methods (the sums stay below the end-to-end time); "
+                  "scene graph = graph and edge features plus the output scene graph, GNN = learned association "
+                  "scores, assignment = the two Hungarian rounds; a tracker stage only runs when there are both "
+                  "tracks and detections.", "",
                   markdown_table(["stage", "mean ms", "p50 ms", "p95 ms"], rows, "lrrr"), "",
                   f"Peak RSS of the bench process {sec['peak_rss_mb_process']} MB; Python-heap peak over 10 frames "
                   f"(tracemalloc) {sec['python_heap_peak_mb_10_frames']} MB. Tracks of this run against the gt: "
@@ -378,6 +390,7 @@ def bench_markdown(report: dict) -> str:
 def run(args) -> int:
     """Run every section; returns 0 when all ran."""
     import json
+    import os
     import resource
     import sys
     import time
@@ -402,7 +415,8 @@ def run(args) -> int:
     seeds = SEEDS_QUICK if args.quick else SEEDS_FULL
     frames = args.frames or (80 if args.quick else 200)
     report = {"machine": machine_info(threads), "quick": bool(args.quick),
-              "data": f"held-out occlusion seeds {seeds} (accuracy); occlusion-1000 (latency, node)",
+              "data": f"held-out occlusion seeds {seeds} (accuracy{', --quick' if args.quick else ''}); "
+                      "occlusion-1000 (latency, node)",
               "weights": {"detector": args.detector_weights or "shipped", "tracker": args.tracker_weights or "shipped"}}
     print(json.dumps(report["machine"]), flush=True)
     failed = []
@@ -468,6 +482,7 @@ def run(args) -> int:
     # Largest resident set of any finished subprocess (the node, the baselines, the benches it started).
     report["subprocess_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1)
 
+    report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     report["failed_sections"] = failed
     report["wall_s"] = round(time.monotonic() - start, 1)
     write_json(out / "bench.json", report)

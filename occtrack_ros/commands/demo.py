@@ -28,6 +28,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--params", default=None, help="node parameter YAML (default: config/occtrack.yaml)")
     parser.add_argument("--detector-weights", default="", help="detector checkpoint instead of the shipped one")
     parser.add_argument("--tracker-weights", default="", help="tracker checkpoint instead of the shipped one")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="extra node parameter for the live node and the replay alike, e.g. "
+                        "--param score_threshold:=0.6 (recorded in summary.json)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads in the node and in the replay (0 = torch's default, all cores); "
                         "lower it on a shared machine")
@@ -91,14 +94,20 @@ def _ros_env() -> dict:
     return env
 
 
-def _generate(seq_dir, seed: int, frames: int) -> None:
+def _command_args(module, argv: list[str]):
+    """Parse ``argv`` with the sub-command's own parser, so its new options get their defaults."""
     import argparse
 
+    parser = argparse.ArgumentParser(prog=f"occtrack {module.NAME}")
+    module.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def _generate(seq_dir, seed: int, frames: int) -> None:
     from occtrack_ros.commands import generate
 
-    status = generate.run(argparse.Namespace(preset="occlusion", seed=seed, out=str(seq_dir), count=1, frames=frames,
-                                             width=None, height=None, overwrite=True, bag=True, bag_storage="mcap",
-                                             quiet=False))
+    status = generate.run(_command_args(generate, ["--preset", "occlusion", "--seed", str(seed), "--out", str(seq_dir),
+                                                   "--frames", str(frames), "--overwrite", "--bag"]))
     if status != 0:
         raise RuntimeError(f"occtrack generate --seed {seed} failed (status {status})")
 
@@ -165,13 +174,12 @@ def _run_live(seq_dir, out, params: str, node_params: list[str], timeout: float,
 
 
 def _evaluate(seq_dir, tracks_txt, metrics_json) -> dict:
-    import argparse
     import json
 
     from occtrack_ros.commands import eval as eval_command
 
-    status = eval_command.run(argparse.Namespace(gt=str(seq_dir), res=[str(tracks_txt)], names=["occtrack"],
-                                                 json=str(metrics_json), occluded="auto"))
+    status = eval_command.run(_command_args(eval_command, ["--gt", str(seq_dir), "--res", str(tracks_txt), "--names",
+                                                           "occtrack", "--json", str(metrics_json)]))
     if status != 0:
         raise RuntimeError(f"occtrack eval failed on {tracks_txt} (status {status})")
     return json.loads(metrics_json.read_text())
@@ -265,6 +273,14 @@ def run(args) -> int:
             node_params.append(f"{name}:={value}")
             sets.append(f"{name}={value}")
 
+    for item in args.param:
+        name, sep, value = item.partition(":=")
+        if not sep or not name:
+            print(f"occtrack demo: --param {item!r}: expected NAME:=VALUE", file=sys.stderr)
+            return 2
+        node_params.append(f"{name}:={value}")
+        sets.append(f"{name}={value}")
+
     print("[2/5] live: bag player -> tracker node -> track recorder over DDS", flush=True)
     try:
         records = _run_live(seq_dir, out, params, node_params, args.timeout, args.frames)
@@ -342,6 +358,7 @@ def run(args) -> int:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": args.seed, "frames": len(seq),
         "wall_s": round(wall, 1), "weights": {"detector": args.detector_weights or "shipped",
                                               "tracker": args.tracker_weights or "shipped"},
+        "extra_params": list(args.param),
         "metrics": {k: live.get(k) for k in HEADLINE}, "live_equals_replay": True,
         "episodes": len(outcomes), "episodes_judged": sum(o.judged for o in outcomes),
         "episodes_recovered": sum(o.recovered for o in outcomes),

@@ -23,7 +23,9 @@ def demo_section(demo_dir: str | Path, image: str = "docs/contact_sheet.png") ->
     lines = [f"`make demo` ({summary['date'][:10]}, {summary['wall_s']:.0f} s, git {summary['git_revision']}): "
              f"held-out occlusion seed {summary['seed']}, {summary['frames']} frames played from a rosbag2 recording "
              "through the live ROS 2 node over DDS (detector weights: "
-             f"{weights['detector']}, tracker weights: {weights['tracker']}). `occtrack replay` on the same bag gave "
+             f"{weights['detector']}, tracker weights: {weights['tracker']}"
+             + "".join(f", `{p}`" for p in summary.get("extra_params", []))
+             + "). `occtrack replay` on the same bag gave "
              f"{'identical' if summary['live_equals_replay'] else 'DIFFERENT'} tracks and metrics.", "",
              format_markdown({"live node": metrics}), "",
              f"Full-occlusion episodes in the ground truth: {summary['episodes']}, judged for recovery: "

@@ -68,9 +68,28 @@ def _add_input(inputs: dict, type_expr: ast.AST, topic_expr: ast.AST, types: dic
     inputs.setdefault(param, []).extend(t for t in _type_names(type_expr, types) if "/" in t)
 
 
+def _published_in_docstring(doc: str) -> dict[str, str]:
+    """``{"~/name": text}`` from the node docstring's "Publishes:" paragraph (text after each name)."""
+    _, found, rest = doc.partition("Publishes:")
+    if not found:
+        return {}
+    paragraph = " ".join(rest.split("\n\n")[0].split())
+    chunks = re.split(r"(~/[A-Za-z0-9_]+)", paragraph)
+    out = {}
+    for name, text in zip(chunks[1::2], chunks[2::2]):
+        text = re.sub(r"(,|;| and)\s*$", "", text.strip()).strip()
+        out[name] = text[1:-1] if text.startswith("(") and text.endswith(")") else text
+    return out
+
+
 def node_topics(source: Path = NODE_SOURCE) -> list[Topic]:
-    """Inputs (from subscriptions) then outputs (from publishers) of the tracker node."""
+    """Inputs (from subscriptions) then outputs (from publishers) of the tracker node.
+
+    An output's note is the comment line above its ``create_publisher`` call, else what the
+    module docstring's "Publishes:" paragraph says after its name.
+    """
     tree = ast.parse(source.read_text(), filename=str(source))
+    documented = _published_in_docstring(ast.get_docstring(tree) or "")
     types = _imported_types(tree)
     inputs: dict[str, list[str]] = {}
     outputs: list[Topic] = []
@@ -79,8 +98,9 @@ def node_topics(source: Path = NODE_SOURCE) -> list[Topic]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr == "create_publisher" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
                 above = lines[node.lineno - 2].strip()
-                note = above[1:].strip() if above.startswith("#") else ""
-                outputs.append(Topic("out", str(node.args[1].value), _type_names(node.args[0], types), note))
+                name = str(node.args[1].value)
+                note = above[1:].strip() if above.startswith("#") else documented.get(name, "")
+                outputs.append(Topic("out", name, _type_names(node.args[0], types), note))
             elif node.func.attr == "create_subscription" and len(node.args) >= 2:
                 _add_input(inputs, node.args[0], node.args[1], types)
         if isinstance(node, ast.Tuple) and len(node.elts) == 2:
@@ -103,7 +123,8 @@ def topics_markdown(source: Path = NODE_SOURCE) -> str:
             rows.append(["in", f"`{param.default}` (parameter `{t.name}`)", kind, param.description])
         else:
             name = t.name.replace("~/", f"/{P.NODE_NAME}/")
-            rows.append(["out", f"`{name}`", kind, t.note or _msg_summary(t.types[0])])
+            note = "" if re.fullmatch(r"[\w]+/[\w/]+", t.note) else t.note   # a bare type name says nothing new
+            rows.append(["out", f"`{name}`", kind, note or _msg_summary(t.types[0])])
     return markdown_table(["dir", "topic", "type", "description"], rows)
 
 
