@@ -213,3 +213,38 @@ def test_checkpoint_round_trip_and_refuses_mismatched_shape(tmp_path):
         load_depth_pose(bad)
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_depth_pose(tmp_path / "missing.pt")
+
+
+def test_plane_sweep_prior_prefers_true_translation_over_rotation_only():
+    H = W = 64
+    K = np.array([[55.0, 0, 32.0], [0, 55.0, 32.0], [0, 0, 1]])
+    target, _ = _render_planes(make_pose(), K, H, W)
+    source, _ = _render_planes(make_pose(t=[0.5, 0.0, 0.0]), K, H, W)
+    T_true = relative_pose(make_pose(t=[0.5, 0.0, 0.0]), make_pose())
+    Kt = torch.tensor(K, dtype=torch.float32)[None]
+
+    class FixedPose(torch.nn.Module):
+        def __init__(self, t):
+            super().__init__()
+            self.t = torch.tensor(t, dtype=torch.float32)[None]
+
+        def forward(self, target, source):
+            return torch.zeros(1, 3), self.t
+
+    obj = DepthPoseObjective(H, W, PhotometricConfig(automask=False))
+    sweep = [2.0, 4.0, 10.0, 25.0]
+    loss_true, stats = obj(None, FixedPose(T_true[:3, 3]), target, [source], Kt, plane_depth=sweep)
+    loss_still, _ = obj(None, FixedPose([0.0, 0.0, 0.0]), target, [source], Kt, plane_depth=sweep)
+    assert loss_true < 0.5 * loss_still
+    assert stats["depth"].shape == (1, 1, H, W)
+
+
+def test_posenet_is_antisymmetric_in_its_inputs():
+    net = PoseNet()
+    a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    aa_ab, t_ab = net(a, b)
+    aa_ba, t_ba = net(b, a)
+    torch.testing.assert_close(aa_ab, -aa_ba)
+    torch.testing.assert_close(t_ab, -t_ba)
+    same_aa, same_t = net(a, a)
+    assert same_aa.abs().max() == 0 and same_t.abs().max() == 0

@@ -38,23 +38,28 @@ def add_arguments(p) -> None:
     sched = p.add_argument_group("schedule")
     sched.add_argument("--stages", default="pose,depth,joint",
                        help="comma-separated subset/order of pose, depth, joint (joint alone = from scratch)")
-    sched.add_argument("--iters", default="pose=500,depth=1500,joint=600",
-                       help="iterations per stage, e.g. pose=500,depth=1500,joint=600")
+    sched.add_argument("--iters", default="pose=700,depth=600,joint=250",
+                       help="iterations per stage, e.g. pose=700,depth=600,joint=250")
     sched.add_argument("--batch-size", type=int, default=8)
-    sched.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate of the pose and depth stages")
+    sched.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the pose and depth stages")
     sched.add_argument("--joint-lr", type=float, default=1e-4, help="learning rate of joint fine-tuning")
     loss = p.add_argument_group("loss")
     loss.add_argument("--alpha", type=float, default=0.85,
                       help="SSIM weight in the photometric error; 0 = L1 only (the seed's pose-only variant)")
     loss.add_argument("--smoothness", type=float, default=1e-3, help="edge-aware smoothness weight")
     loss.add_argument("--no-automask", action="store_true", help="disable Monodepth2 auto-masking")
-    loss.add_argument("--pose-prior", default="l1-joint", choices=("plane", "l1-joint"),
-                      help="signal of the pose stage: plane = photometric loss through a fixed plane at "
-                      "--plane-depth (cannot tell sideways translation from a pan in far scenes); l1-joint = "
+    loss.add_argument("--pose-prior", default="l1-joint", choices=("sweep", "plane", "l1-joint"),
+                      help="signal of the pose stage: sweep = photometric loss minimised per pixel over the "
+                      "fronto-parallel planes --sweep-depths (plane-sweep stereo; no depth net); plane = one "
+                      "plane at --plane-depth (cannot tell sideways translation from a pan in far scenes); "
+                      "l1-joint = "
                       "L1-only photometric loss with DepthNet trained alongside (the setting in which pose "
                       "learns); the depth stage then goes on training DepthNet with pose frozen")
     loss.add_argument("--loss-scales", type=int, default=2,
                       help="disparity scales in the loss (Monodepth2 uses 4); 2 halves the CPU cost")
+    loss.add_argument("--sweep-depths", default="1,2,4,8,16,32,64",
+                      help="depth hypotheses of the sweep pose prior; a geometric series spanning the scene's "
+                      "depth ratio (they also set the arbitrary scale the nets learn in)")
     loss.add_argument("--plane-depth", type=float, default=10.0,
                       help="depth of the fixed plane used by pose pretraining; sets the (arbitrary) scale "
                       "the nets learn in, keep it inside the depth net's [min_depth, max_depth]")
@@ -226,11 +231,13 @@ def train(args) -> int:
         rng = np.random.default_rng(args.seed + step)
         print(f"resumed at stage {stages[start_stage]} iteration {start_iter}")
 
+    prior_depth = ([float(d) for d in args.sweep_depths.split(",")] if args.pose_prior == "sweep"
+                   else args.plane_depth)
     t0 = time.time()
     for si in range(start_stage, len(stages)):
         stage = stages[si]
         n = iters[stage]
-        plane = stage == "pose" and args.pose_prior == "plane"
+        plane = stage == "pose" and args.pose_prior in ("plane", "sweep")
         train_depth = stage in ("depth", "joint") or (stage == "pose" and not plane)
         train_pose = stage in ("pose", "joint")
         depth_net.train(train_depth)
@@ -250,7 +257,7 @@ def train(args) -> int:
             target, sources, K = sampler.sample(args.batch_size, rng, args.device)
             obj = pose_objective if stage == "pose" else objective
             loss, stats = obj(None if plane else depth_net, pose_net, target, sources, K,
-                              plane_depth=args.plane_depth if plane else None)
+                              plane_depth=prior_depth if plane else None)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -292,7 +299,7 @@ def train(args) -> int:
     last = metrics["stages"][-1] if metrics["stages"] else {}
     metrics["collapsed"] = {"depth": bool(last.get("depth_collapsed")), "pose": bool(last.get("pose_collapsed"))}
     meta = {"height": sampler.height, "width": sampler.width, "stages": stages, "iters": iters,
-            "git": metrics["git"], "plane_depth": args.plane_depth, "loss": asdict(loss_cfg),
+            "git": metrics["git"], "pose_prior": args.pose_prior, "prior_depth": prior_depth, "loss": asdict(loss_cfg),
             "train_seeds": args.train_seeds, "collapsed": metrics["collapsed"]}
     save_depth_pose(args.out, depth_net, pose_net, meta=meta)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))

@@ -16,7 +16,7 @@ from occtrack_ros.models.depth_pose.pose_net import PoseNet, PoseNetConfig
 FORMAT = "occtrack-depth-pose-v1"
 _SHAPE_FIELDS = {
     "depth": ("enc_channels", "dec_channels", "num_scales"),
-    "pose": ("channels",),
+    "pose": ("channels", "difference_input", "groups", "antisymmetric"),
 }
 
 

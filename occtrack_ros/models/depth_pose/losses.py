@@ -81,12 +81,13 @@ def reprojection_loss(error: PhotometricError, target: torch.Tensor, warped: lis
                       config: PhotometricConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Min-reprojection + auto-masked photometric loss for one scale.
 
-    target (B, 3, H, W); warped, valid, sources: one (B, 3|1|3, H, W) tensor per source frame.
+    target (B, 3, H, W); warped, valid: one (B, 3|1, H, W) tensor per reprojection (a source frame, or
+    a source frame under one depth hypothesis); sources: the unwarped source frames for auto-masking.
     Returns (scalar loss, (B, 1, H, W) float mask of the pixels that contributed).
     """
-    assert len(warped) == len(valid) == len(sources) >= 1, "need one warped/valid/source per source frame"
+    assert len(warped) == len(valid) >= 1 and len(sources) >= 1, "need one valid mask per warped image"
     reproj = torch.cat([torch.where(v, error(w, target), torch.full_like(v, _INVALID, dtype=target.dtype))
-                        for w, v in zip(warped, valid)], dim=1)  # (B, S, H, W)
+                        for w, v in zip(warped, valid)], dim=1)  # (B, R, H, W)
     if config.min_reprojection:
         reproj_best, _ = reproj.min(dim=1, keepdim=True)  # (B, 1, H, W)
     else:

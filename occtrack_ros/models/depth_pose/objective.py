@@ -3,12 +3,18 @@
 One target frame is reconstructed from each source frame (its temporal neighbours) through the
 target's depth, the predicted ``T_source_target`` and the intrinsics; the loss is Monodepth2's
 multi-scale min-reprojection, auto-masked photometric error plus edge-aware smoothness. The pose
-pretraining stage swaps the depth network for a fixed fronto-parallel plane (``plane_depth``):
-rotation does not depend on depth at all and the plane's parallax gives translation a direction,
-so the pose net learns ego-motion before any depth exists to collapse against.
+pretraining stage replaces the depth network by fixed fronto-parallel planes (``plane_depth``):
+
+- one plane: rotation does not depend on depth, but in a far scene a sideways translation moves
+  the plane's image almost like a pan, so translation stays near zero (measured: it collapses);
+- a plane sweep (several depths): each pixel takes the depth hypothesis that reprojects it best,
+  as plane-sweep stereo does, so near and far pixels see different parallax and translation
+  becomes identifiable before any depth network exists to collapse against. A geometric set of
+  depths makes the loss nearly invariant to the global scale, as monocular geometry is.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +34,7 @@ from occtrack_ros.models.depth_pose.warp import ViewSynthesis
 class DepthPoseObjective(nn.Module):
     """forward(target (B,3,H,W), sources [(B,3,H,W)], K (B,3,3)) -> (loss, stats dict of tensors).
 
-    ``plane_depth`` not None: depth is that constant instead of DepthNet's (pose pretraining).
+    ``plane_depth`` not None: a depth (or a sequence of depths to sweep) replaces DepthNet's.
     """
 
     def __init__(self, height: int, width: int, config: PhotometricConfig | None = None, loss_scales: int = 4):
@@ -41,8 +47,27 @@ class DepthPoseObjective(nn.Module):
         self.synth = ViewSynthesis(height, width)
         self.height, self.width = height, width
 
+    def _plane_sweep(self, target, sources, K, Ts, poses, plane_depth):
+        B = target.shape[0]
+        values = [float(plane_depth)] if isinstance(plane_depth, (int, float)) else [float(d) for d in plane_depth]
+        warped, valid = [], []
+        for d in values:
+            depth = torch.full((B, 1, self.height, self.width), d, device=target.device)
+            for src, T in zip(sources, Ts):
+                w, v = self.synth(src, depth, K, T)
+                warped.append(w)
+                valid.append(v)
+        loss, mask = reprojection_loss(self.error, target, warped, valid, sources, self.config)
+        stats = {
+            "depth": torch.full((B, 1, self.height, self.width), float(np.median(values)), device=target.device),
+            "axis_angle": torch.cat([a for a, _ in poses]).detach(),
+            "translation": torch.cat([t for _, t in poses]).detach(),
+            "mask_fraction": mask.mean().detach(),
+        }
+        return loss, stats
+
     def forward(self, depth_net: DepthNet | None, pose_net: PoseNet, target: torch.Tensor,
-                sources: list[torch.Tensor], K: torch.Tensor, plane_depth: float | None = None):
+                sources: list[torch.Tensor], K: torch.Tensor, plane_depth=None):
         B = target.shape[0]
         assert target.shape[1:] == (3, self.height, self.width), \
             f"target must be (B, 3, {self.height}, {self.width}), got {tuple(target.shape)}"
@@ -50,15 +75,13 @@ class DepthPoseObjective(nn.Module):
         poses = [pose_net(target, s) for s in sources]  # [(axis_angle (B,3), translation (B,3))]
         Ts = [axis_angle_to_matrix(a, t) for a, t in poses]  # [(B, 4, 4)] T_source_target
         if plane_depth is not None:
-            depths = [torch.full((B, 1, self.height, self.width), float(plane_depth), device=target.device)]
-            disps = None
-        else:
-            assert depth_net is not None, "depth_net is required unless plane_depth is given"
-            disps = depth_net(target)  # [(B, 1, H/2^s, W/2^s)]
-            cfg = depth_net.config
-            depths = [disp_to_depth(F.interpolate(d, size=(self.height, self.width), mode="bilinear",
-                                                  align_corners=False), cfg.min_depth, cfg.max_depth)[1]
-                      for d in disps[:self.loss_scales]]  # full-resolution depth per scale, as Monodepth2
+            return self._plane_sweep(target, sources, K, Ts, poses, plane_depth)
+        assert depth_net is not None, "depth_net is required unless plane_depth is given"
+        disps = depth_net(target)  # [(B, 1, H/2^s, W/2^s)]
+        cfg = depth_net.config
+        depths = [disp_to_depth(F.interpolate(d, size=(self.height, self.width), mode="bilinear",
+                                              align_corners=False), cfg.min_depth, cfg.max_depth)[1]
+                  for d in disps[:self.loss_scales]]  # full-resolution depth per scale, as Monodepth2
         total = target.new_zeros(())
         mask = None
         for s, depth in enumerate(depths):
@@ -66,7 +89,7 @@ class DepthPoseObjective(nn.Module):
             loss, m = reprojection_loss(self.error, target, list(warped), list(valid), sources, self.config)
             if s == 0:
                 mask = m
-            if disps is not None and self.config.smoothness > 0:
+            if self.config.smoothness > 0:
                 img_s = F.interpolate(target, size=disps[s].shape[-2:], mode="area")
                 loss = loss + self.config.smoothness / (2 ** s) * edge_aware_smoothness(disps[s], img_s)
             total = total + loss
