@@ -62,6 +62,9 @@ def add_arguments(p) -> None:
     d.add_argument("--camera-info-topic", default=None, help="bag camera_info topic (default /camera/camera_info)")
     s = p.add_argument_group("schedule")
     s.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    s.add_argument("--depth-pose", default="auto", choices=("auto", "always", "never"),
+                   help="auto: train depth/pose unless the data has depth and odometry; always: train it anyway "
+                   "(e.g. to regenerate the shipped depth_pose weights from generated data); never: skip")
     s.add_argument("--stop-after", default=None, choices=STAGES,
                    help="stop (exit 0) once this stage is finished, as if interrupted; --resume goes on")
     s.add_argument("--init-detector", default=None,
@@ -484,8 +487,9 @@ def schedule(args) -> int:
             _wait_for(run, stage)
         elif stage == "depth-pose":
             reports = [sensor_report(s, options) for s in train_src]
-            if reports and all(ok for ok, _ in reports):
-                reason = "the data has depth and odometry: " + "; ".join(r for _, r in reports)
+            if args.depth_pose == "never" or (args.depth_pose == "auto" and reports and all(ok for ok, _ in reports)):
+                reason = ("--depth-pose never" if args.depth_pose == "never" else
+                          "the data has depth and odometry: " + "; ".join(r for _, r in reports))
                 print(f"[depth-pose] SKIPPED: {reason}")
                 run.mark("depth-pose", "skipped", reason=reason)
             else:
@@ -498,7 +502,8 @@ def schedule(args) -> int:
                 if call_stage(depth_stage, argv) != 0:
                     run.mark("depth-pose", "failed")
                     raise RuntimeError("depth-pose stage failed (see its messages above)")
-                run.mark("depth-pose", "done", reason="missing sensors: " + "; ".join(r for _, r in reports))
+                run.mark("depth-pose", "done", reason=("--depth-pose always" if args.depth_pose == "always" else
+                                                       "missing sensors: " + "; ".join(r for _, r in reports)))
                 hist = json.loads((out / "metrics.json").read_text()).get("history", [])
                 run.plot_curve("depth-pose", {s: ([h["step"] for h in hist if h["stage"] == s],
                                                   [h["loss"] for h in hist if h["stage"] == s])
@@ -586,6 +591,8 @@ def schedule(args) -> int:
         eval_sets.append(("eval_data", finetune.find_sources(args.eval_data), 0.0))
     variants = [("final", det_final, trk_final)]
     pre_det = _latest(run, ["detector/detector.pt"])
+    if pre_det is None and args.init_detector:
+        pre_det = _require_detector(args, det_path)
     pre_trk = _latest(run, ["tracker/checkpoint.pt", "tracker/tracker.pt"]) or _tracker_input(args, run, None)
     if args.compare and det_final != pre_det and pre_det is not None and pre_trk is not None:
         variants.append(("stages_only", pre_det, pre_trk))
