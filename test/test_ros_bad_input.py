@@ -40,11 +40,13 @@ def run(tmp_path_factory, ros_env):
         assert rec.wait_for("RECORDER ready", 30), rec.text()
         first = Proc(player_command(seq, "--frames", "10", "--fault", "no_camera_info"), env, tmp / "player1.log")
         assert first.wait_for("PLAYER done", 60), first.text()
+        assert first.p.wait(timeout=30) == 0, first.text()
         first.stop()
         log_after_first = node.text()
         faults = [a for k, f in FAULTS.items() for a in ("--fault", f"{k}@{f}")]
         second = Proc(player_command(seq, *faults), env, tmp / "player2.log")
         assert second.wait_for("PLAYER done", 120), second.text()
+        assert second.p.wait(timeout=30) == 0, second.text()
         second.stop()
         rec.p.wait(timeout=30)
         params = subprocess.run(param_command("/occtrack_tracker", "score_threshold=1.5", "score_threshold=0.6",

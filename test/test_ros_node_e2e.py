@@ -44,6 +44,7 @@ def run(tmp_path_factory, ros_env):
         assert rec.wait_for("RECORDER ready", 30), rec.text()
         player = Proc(player_command(seq), env, tmp / "player.log")
         assert player.wait_for("PLAYER done", 120), player.text()
+        assert player.p.wait(timeout=30) == 0, player.text()
         player.stop()
         rec.p.wait(timeout=30)
         from occtrack_ros.data.sequence import load_sequence

@@ -99,7 +99,8 @@ def run(args) -> int:
             node.create_subscription(Float64MultiArray, "/occtrack_tracker/timing", on_timing, 100)
             executor = SingleThreadedExecutor()
             executor.add_node(node)
-            threading.Thread(target=executor.spin, daemon=True).start()
+            spinner = threading.Thread(target=executor.spin, daemon=True)
+            spinner.start()
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and (pubs["image"].get_subscription_count() == 0
                                                    or node.count_subscribers("/occtrack_tracker/timing") == 0
@@ -129,6 +130,8 @@ def run(args) -> int:
                 time.sleep(max(0.0, period - (time.monotonic() - t0)))
             time.sleep(2.0)
             executor.shutdown()
+            spinner.join(timeout=5.0)
+            node.destroy_node()
     finally:
         node_proc.send_signal(2)
         try:

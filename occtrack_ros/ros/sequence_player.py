@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                 node.create_subscription(TrackedObjectArray, args.lockstep, on_tracks, 10)
             executor = SingleThreadedExecutor()
             executor.add_node(node)
-            threading.Thread(target=executor.spin, daemon=True).start()
+            spinner = threading.Thread(target=executor.spin, daemon=True)
+            spinner.start()
             deadline = time.monotonic() + args.wait_subscriber
             while pubs["image"].get_subscription_count() == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -199,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PLAYER done frames={len(plan)} lockstep_timeouts={timeouts}", flush=True)
             time.sleep(0.5)
             executor.shutdown()
+            spinner.join(timeout=5.0)
+            node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130
     return 0
@@ -268,7 +271,8 @@ def play_bag(args) -> int:
                 node.create_subscription(TrackedObjectArray, args.lockstep, on_tracks, 10)
             executor = SingleThreadedExecutor()
             executor.add_node(node)
-            threading.Thread(target=executor.spin, daemon=True).start()
+            spinner = threading.Thread(target=executor.spin, daemon=True)
+            spinner.start()
             deadline = time.monotonic() + args.wait_subscriber
             image_topics = [t for t, cls in types.items() if cls.__name__ in ("Image", "CompressedImage")
                             and "depth" not in t]
@@ -300,6 +304,8 @@ def play_bag(args) -> int:
             print(f"PLAYER done frames={frames} lockstep_timeouts={timeouts}", flush=True)
             time.sleep(0.5)
             executor.shutdown()
+            spinner.join(timeout=5.0)
+            node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130
     return 0
