@@ -151,7 +151,8 @@ def run(args) -> int:
     n_images = present[args.image_topic][1]
     total = args.soak if soak else n_images
 
-    state = {"camera_info": None, "frames": 0, "rejected": {}, "rows": [], "frame_no": {}, "image_no": 0}
+    state = {"camera_info": None, "frames": 0, "rejected": {}, "warnings": {}, "rows": [], "frame_no": {},
+             "image_no": 0}
     rss = {}
 
     def on_synced(*msgs) -> None:
@@ -161,6 +162,10 @@ def run(args) -> int:
         except FrameRejected as exc:
             state["rejected"][exc.key] = state["rejected"].get(exc.key, 0) + 1
             return
+        for key, text in step.assembled.warnings:
+            if key not in state["warnings"]:
+                tqdm.write(f"occtrack replay: warning [{key}] {text} (counted, shown once)", file=sys.stderr)
+            state["warnings"][key] = state["warnings"].get(key, 0) + 1
         state["frames"] += 1
         bar.update(1)
         if not soak:
@@ -210,7 +215,7 @@ def run(args) -> int:
         report = {"frames": state["frames"], "loops": loop, "rss_warm_mb": round(rss.get("warm", 0.0), 1),
                   "rss_end_mb": round(end, 1),
                   "rss_growth_pct": round(100.0 * (end - rss["warm"]) / rss["warm"], 2) if rss.get("warm") else None,
-                  "live_internal_tracks": live, "rejected": state["rejected"]}
+                  "live_internal_tracks": live, "rejected": state["rejected"], "warnings": state["warnings"]}
         print(json.dumps(report))
         (out / "soak.json").write_text(json.dumps(report, indent=2) + "\n")
         return 0
@@ -221,7 +226,8 @@ def run(args) -> int:
     write_results(out / "tracks.txt", rows)
     print(f"tracked {state['frames']} of {n_images} frames -> {out / 'tracks.txt'}"
           + (f" and {out / 'overlay.mp4'}" if video is not None else "")
-          + (f"; rejected: {state['rejected']}" if state["rejected"] else ""))
+          + (f"; rejected: {state['rejected']}" if state["rejected"] else "")
+          + (f"; warnings: {state['warnings']}" if state["warnings"] else ""))
     seq_dir = bag.resolve().parent
     if (seq_dir / "gt" / "gt.txt").is_file():
         from occtrack_ros.commands import eval as eval_command
