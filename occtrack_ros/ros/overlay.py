@@ -52,6 +52,7 @@ def draw_overlay(image: np.ndarray, output: TrackerOutput, detections: Detection
     for track, mask in _track_masks(output, detections, (height, width)):
         color = np.array(id_color(track.track_id)) * 255.0
         canvas[mask] = (0.5 * canvas[mask] + 0.5 * color).astype(np.uint8)
+    font_scale = max(0.25, 0.5 * width / 640)  # readable on 128 px synthetic frames and on 640 px cameras
     for track in output.tracks:
         color = tuple(int(255 * c) for c in id_color(track.track_id))
         x0, y0, x1, y1 = (int(round(float(v))) for v in track.box)
@@ -61,7 +62,7 @@ def draw_overlay(image: np.ndarray, output: TrackerOutput, detections: Detection
         else:
             cv2.rectangle(canvas, (x0, y0), (x1, y1), color, 1 if state == TrackState.TENTATIVE else 2)
         cv2.putText(canvas, f"{track.track_id} {state.name}", (x0, max(y0 - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4, color, 1, cv2.LINE_AA)
+                    font_scale, color, 1, cv2.LINE_AA)
     return canvas
 
 
