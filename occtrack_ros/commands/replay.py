@@ -176,6 +176,8 @@ def run(args) -> int:
                       step.assembled.frame.stamp_ns)
         if soak and state["frames"] == min(500, args.soak // 10):
             rss["warm"] = _rss_mb()
+        if soak and state["frames"] % max(1, args.soak // 10) == 0:
+            rss.setdefault("trace", []).append(round(_rss_mb(), 1))
 
     sync = session.make_sync(on_synced)
     bar = tqdm(total=total, unit="frame", disable=args.quiet, desc="replay")
@@ -215,7 +217,8 @@ def run(args) -> int:
         report = {"frames": state["frames"], "loops": loop, "rss_warm_mb": round(rss.get("warm", 0.0), 1),
                   "rss_end_mb": round(end, 1),
                   "rss_growth_pct": round(100.0 * (end - rss["warm"]) / rss["warm"], 2) if rss.get("warm") else None,
-                  "live_internal_tracks": live, "rejected": state["rejected"], "warnings": state["warnings"]}
+                  "rss_every_10pct_mb": rss.get("trace", []), "live_internal_tracks": live,
+                  "rejected": state["rejected"], "warnings": state["warnings"]}
         print(json.dumps(report))
         (out / "soak.json").write_text(json.dumps(report, indent=2) + "\n")
         return 0
