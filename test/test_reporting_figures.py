@@ -133,6 +133,17 @@ def test_contact_sheet_tiles_the_recovered_episode(tmp_path, data):
     assert (png[y0 + 3 * 24:y0 + 3 * 30, 3 * 23:3 * 33] == 128).all()
 
 
+def test_contact_sheet_starts_at_the_last_observed_frame(tmp_path, data):
+    outcome = longest_recovered(episode_outcomes(data["gt"], data["rows"]))
+    per_frame = [list(objs) for objs in data["per_frame"]]
+    for f in (7, 8, 9):   # the track coasts before the gt episode: the sheet starts where it was last seen
+        per_frame[f - 1] = [dict(o, state=int(TrackState.OCCLUDED)) if o["id"] == 7 else o for o in per_frame[f - 1]]
+    image = np.full((64, 64, 3), 128, np.uint8)
+    sheet = write_contact_sheet(tmp_path / "sheet.png", outcome, image_of=lambda f: image,
+                                objects_of=lambda f: per_frame[f - 1], visibility_of=lambda f: 0.0)
+    assert sheet.frames[0] == 6 and sheet.frames[-1] == 20
+
+
 def test_state_timeline_matches_the_records(data):
     ids, tl = state_timeline(data["per_frame"])
     assert ids == [3, 7, 9]

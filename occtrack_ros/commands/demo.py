@@ -232,8 +232,6 @@ def run(args) -> int:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    import numpy as np
-
     from occtrack_ros.data.sequence import load_sequence
     from occtrack_ros.evaluation import mot_io
     from occtrack_ros.evaluation.metrics import HEADLINE
@@ -313,8 +311,10 @@ def run(args) -> int:
         return 1
     keys = [k for k in live if k != "sequences"]
     differ = {k: (live.get(k), offline.get(k)) for k in keys if live.get(k) != offline.get(k)}
-    replay_rows = mot_io.read_results(out / "replay" / "tracks.txt")
-    same_rows = replay_rows.shape == rows.shape and np.allclose(replay_rows[:, :7], rows, atol=1e-3)
+    # Both files are written by mot_io.write_results from the same messages: they must be byte-identical.
+    live_lines = (out / "tracks.txt").read_text().splitlines()
+    replay_lines = (out / "replay" / "tracks.txt").read_text().splitlines()
+    same_rows = live_lines == replay_lines
     both = {"live node": live, "occtrack replay": offline}
     print(format_text(both))
 
@@ -349,8 +349,9 @@ def run(args) -> int:
     (out / "metrics.md").write_text("\n".join(md))
     if differ or not same_rows:
         print(f"occtrack demo: FAILED: live and offline results differ: metrics {differ or 'equal'}, "
-              f"tracks.txt rows {'equal' if same_rows else 'differ'} ({rows.shape[0]} live, "
-              f"{replay_rows.shape[0]} offline)", file=sys.stderr)
+              f"tracks.txt {'identical' if same_rows else 'differ'} ({len(live_lines)} rows live, "
+              f"{len(replay_lines)} offline; first difference: {_first_difference(live_lines, replay_lines)})",
+              file=sys.stderr)
         return 1
 
     wall = time.monotonic() - start
@@ -370,8 +371,8 @@ def run(args) -> int:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     print()
-    print(f"occtrack demo: done in {wall:.0f} s. Live node == occtrack replay (metrics and all {rows.shape[0]} "
-          "track rows).")
+    print(f"occtrack demo: done in {wall:.0f} s. Live node == occtrack replay (metrics, and tracks.txt byte for "
+          f"byte: {len(live_lines)} rows).")
     m = live
     print(f"  HOTA {100 * m['HOTA']:.1f}  IDF1 {100 * m['IDF1']:.1f}  MOTA {100 * m['MOTA']:.1f}  IDSW {m['IDSW']}  "
           f"occlusion recovery {summary['episodes_recovered']}/{summary['episodes_judged']} judged episodes")
@@ -385,6 +386,13 @@ def run(args) -> int:
     print(f"  tracks: {out / 'tracks.txt'} (MOTChallenge), {out / 'tracks.json'} (published messages); "
           f"logs: {out / 'logs'}")
     return 0
+
+
+def _first_difference(a: list[str], b: list[str]) -> str:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"line {i + 1}: {x!r} vs {y!r}"
+    return "none" if len(a) == len(b) else f"line {min(len(a), len(b)) + 1}: one file ends"
 
 
 def _git_revision(repo) -> str:

@@ -20,6 +20,7 @@ from occtrack_ros.types import TrackState
 GHOST_ALPHA = 0.35
 CAPTION_HEIGHT = 34   # [px] under each tile
 TITLE_HEIGHT = 44     # [px] above the grid
+LOOK_BACK = 20        # frames searched before the episode for the track's last observed frame
 
 
 def _dashed_rectangle(canvas: np.ndarray, p0, p1, color, dash: int = 8, thickness: int = 2) -> None:
@@ -112,6 +113,12 @@ def write_contact_sheet(path: str | Path, outcome: EpisodeOutcome, image_of: Cal
     ep = outcome.episode
     frames = sheet_frames(outcome, inside)
     tid = outcome.pre_id
+    # The metric's last match may be a coasted box over a sliver of the object; show the last frame
+    # in which the track was actually observed instead, when there is one shortly before.
+    for f in range(frames[0], max(frames[0] - LOOK_BACK, 0), -1):
+        if any(int(o["id"]) == tid and o["state"] == TrackState.CONFIRMED for o in objects_of(f)):
+            frames[0] = f
+            break
     tiles = []
     for f in frames:
         objects = objects_of(f)
