@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def update(readme: Path, demo: Path, bench: Path, docs: Path, check: bool = False) -> list[str]:
     """Rewrite ``readme``; returns the names of the sections regenerated."""
-    from occtrack_ros.reporting.readme import replace_sections
+    from occtrack_ros.reporting.readme import replace_sections, section_names
     from occtrack_ros.reporting.readme_content import HEADINGS, bench_section, demo_section, interface_sections
 
     sections = {}
@@ -32,12 +32,14 @@ def update(readme: Path, demo: Path, bench: Path, docs: Path, check: bool = Fals
         sections["DEMO-SUMMARY"] = demo_section(demo, image=_relative(image, readme.parent))
     else:
         print(f"update_readme: no {demo}/summary.json (run `make demo`): DEMO-SUMMARY left as it is")
+    text = readme.read_text()
     if (bench / "bench.md").is_file():
         sections["BENCHMARKS"] = bench_section(bench)
     else:
         print(f"update_readme: no {bench}/bench.md (run `occtrack bench`): BENCHMARKS left as it is")
+        if "BENCHMARKS" not in section_names(text):   # keep the sections in reading order
+            sections["BENCHMARKS"] = "*(`occtrack bench` writes out/bench/; this section is regenerated from it.)*"
     sections.update(interface_sections())
-    text = readme.read_text()
     new = replace_sections(text, sections, HEADINGS)
     if check:
         return [] if new == text else list(sections)
