@@ -108,3 +108,33 @@ def test_two_five_step_joint_runs_give_identical_losses(tmp_path):
     tuned = read_checkpoint(tmp_path / "a" / "detector.pt")["model"]
     assert any(not torch.equal(init[k], tuned[k]) for k in init), "the detector was not updated"
     assert (tmp_path / "a" / "tracker.pt").is_file() and (tmp_path / "a" / "loss.png").is_file()
+
+
+def test_joint_stage_runs_unchanged_under_torchrun_with_two_gloo_ranks(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from occtrack_ros.cli import main as cli_main
+    from occtrack_ros.models.detector.checkpoint import save_checkpoint
+    from occtrack_ros.models.detector.config import preset_config
+    from occtrack_ros.models.detector.model import SlotVideoModel
+
+    seq = tmp_path / "occ-8"
+    assert cli_main(["generate", "--seed", "8", "--out", str(seq), "--frames", "8", "--width", "64",
+                     "--height", "64", "--quiet"]) == 0
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "det.pt", SlotVideoModel(preset_config("occlusion")))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(port), "-m", "occtrack_ros.cli", "train", "joint", "--data", str(seq),
+           "--detector", str(tmp_path / "det.pt"), "--out", str(tmp_path / "ddp"), "--steps", "2", "--clip-len", "4",
+           "--threads", "1"]
+    proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "ranks 2" in proc.stdout + proc.stderr
+    history = json.loads((tmp_path / "ddp" / "history.json").read_text())
+    assert len(history["loss"]) == 2 and (tmp_path / "ddp" / "detector.pt").is_file()
