@@ -1,4 +1,4 @@
-"""`occtrack train all`: the whole label-free schedule into one run directory and one bundle.
+r"""`occtrack train all`: the whole label-free schedule into one run directory and one bundle.
 
 Stages, in order (``--stages`` picks a subset; ``--resume`` skips the finished ones)::
 
@@ -30,6 +30,23 @@ depth/ from the depth topic) and the stages read that.
 
 Under torchrun, rank 0 runs the single-process stages while the other ranks wait on the status
 file; the joint stage runs on all ranks with DDP.
+
+The detector stage has no early stop of its own, so it is called with ``--steps`` raised one
+chunk at a time and ``--resume``; its cosine schedule is therefore stretched to each chunk's end
+(a stop at ``--detector-steps`` sees the schedule the stage alone would have used).
+
+Regenerating the occlusion weights from generated data (training seeds 0-39, evaluation 1000-1009)::
+
+    occtrack generate --preset occlusion --seed 0 --count 40 --out data/occ_train
+    occtrack generate --preset occlusion --seed 1000 --count 10 --out data/occ_eval
+    occtrack train all --data data/occ_train --out runs/all_occlusion --holdout 10 --depth-pose always \
+        --detector-steps 1500 --detector-chunk 250 --detector-batch 4 \
+        --detector-args "--lr 1e-3 --warmup 100 --frame-stride 2" --tracker-epochs 4 --joint-steps 300 \
+        --eval-data data/occ_eval/* --compare --seed 0
+
+``--depth-pose always`` because generated data carries depth and odometry (which would skip it).
+RUN/bundle/{detector,tracker,depth_pose}.pt then correspond to weights/detector_occlusion.pt,
+tracker_occlusion.pt and depth_pose_occlusion.pt (after joint fine-tuning).
 """
 from __future__ import annotations
 
