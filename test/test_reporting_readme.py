@@ -184,3 +184,37 @@ def test_bench_node_output_parses():
         "frames_sent": 3, "added_ms": {"mean": 1.0}}
     with pytest.raises(ValueError, match="no JSON"):
         parse_bench_node("node died\n")
+
+
+def test_bench_markdown_renders_every_section_and_failures():
+    from occtrack_ros.commands.bench import STAGES, bench_markdown
+
+    st = {"mean": 2.0, "p50": 1.5, "p95": 4.0}
+    report = {
+        "machine": {"date": "2026-11-21T13:00:00+00:00", "cpu": "Test CPU", "cores": 2, "cores_usable": 2,
+                    "load_average_1m_at_start": 1.0, "torch": "2.x", "torch_threads": 1, "cuda_device": None,
+                    "git_revision": "abc"},
+        "data": "seeds 1000-1002", "weights": {"detector": "shipped", "tracker": "shipped"}, "wall_s": 100.0,
+        "load_average_1m_at_end": 1.5,
+        "pipeline": {"cpu": {"device": "cpu", "sequence": "occlusion-1000", "frames_timed": 10, "warmup_frames": 5,
+                             "image": "128x128", "stages_ms": {s: st for s in STAGES}, "detector_ms": st,
+                             "tracker_ms": st, "total_ms": {"mean": 50.0, "p50": 45.0, "p95": 70.0}, "fps": 20.0,
+                             "detections_per_frame": 3.0, "live_tracks_per_frame": 4.0, "peak_rss_mb_process": 300,
+                             "python_heap_peak_mb_10_frames": 1.0, "notes": ["a note"],
+                             "accuracy_full_pipeline": {"HOTA": 0.5, "IDF1": 0.6, "IDSW": 2}}},
+        "detector_alone": {"cpu": {"ms_per_frame": {"cnn": {"backbone": 1, "slots": 1, "decoder": 1, "head": 1,
+                                                            "total": 4.0}}}},
+        "tracker_scaling": {"error": "RuntimeError: boom"},
+        "node": {"frames_tracked": 9, "frames_sent": 10, "rate_hz": 5, "image": "128x128",
+                 **{k: {"mean": 1.0, "p50": 1.0, "p95": 2.0, "max": 3.0}
+                    for k in ("pipeline_ms", "end_to_end_ms", "added_ms", "added_inside_node_ms")}},
+        "accuracy": {"seeds": "1000-1002", "occluded_rows": "ignored", "ours": "x", "notes": [],
+                     "trackers": {"sort": {"HOTA": 0.4, "IDSW": 5}, "ours": {"HOTA": 0.5, "IDSW": 3}}},
+        "failed_sections": ["tracker scaling"],
+    }
+    md = bench_markdown(report)
+    assert "Test CPU" in md and "20.0 FPS" in md and "| **end to end** | 50.00 | 45.00 | 70.00 |" in md
+    assert "| cnn | 1.00 | 1.00 | 1.00 | 1.00 | 4.00 | 250.0 |" in md
+    assert "FAILED: RuntimeError: boom" in md and "**Failed sections: tracker scaling**" in md
+    assert "| added | 1.00 | 1.00 | 2.00 | 3.00 |" in md
+    assert "| ours | 50.0 |" in md and "Note: a note" in md

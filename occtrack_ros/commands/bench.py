@@ -21,15 +21,15 @@ def add_arguments(parser) -> None:
     """Options of `occtrack bench`."""
     parser.add_argument("--out", default="out/bench", help="output directory")
     parser.add_argument("--quick", action="store_true", help=f"fewer sequences and frames: accuracy on seeds "
-                        f"{SEEDS_QUICK} instead of {SEEDS_FULL}, 100 tracker frames, 40 node frames")
+                        f"{SEEDS_QUICK} instead of {SEEDS_FULL}, 100 tracker frames, 40 node frames, no ViT timing")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads for every section (0 = torch's "
                         "default, all cores); 1 gives the per-core cost on a shared machine")
     parser.add_argument("--frames", type=int, default=None, help="frames of occlusion-1000 timed through the "
                         "pipeline (default: all 200; 80 with --quick)")
     parser.add_argument("--detector-weights", default="", help="detector checkpoint instead of the shipped one")
     parser.add_argument("--tracker-weights", default="", help="tracker checkpoint instead of the shipped one")
-    parser.add_argument("--skip", default="", help="comma-separated sections to leave out: pipeline, tracker, node, "
-                        "accuracy")
+    parser.add_argument("--skip", default="", help="comma-separated sections to leave out: pipeline, detector, "
+                        "tracker, node, accuracy")
 
 
 # ----------------------------------------------------------------------------- machine
@@ -230,6 +230,30 @@ def bench_pipeline(seq_dir, device: str, frames: int, detector_weights: str, tra
     }
 
 
+def bench_detector_alone(device: str, detector_weights: str, vit: bool, frames: int = 50) -> dict:
+    """Detector stages alone (``occtrack bench-detector``'s ``time_stages``), ms per frame at 128x128.
+
+    With ``vit``, the DINO ViT-S/16 and ViT-B/16 presets too (random weights: the real architectures'
+    cost; their pretrained weights cannot be downloaded here).
+    """
+    from occtrack_ros.commands.bench_detector import time_stages
+    from occtrack_ros.models.detector import ObjectDetector, SlotVideoModel, load_detector
+    from occtrack_ros.models.detector.config import preset_config
+
+    rows = {}
+    detector = load_detector(detector_weights or None, device=device)
+    label = f"cnn {detector.cfg.image_size}px K={detector.cfg.num_slots} ({detector_weights or 'shipped'})"
+    rows[label] = time_stages(detector, frames, 128, 128)
+    if vit:
+        for name, size in (("dino-vits16", 224), ("dino-vits16", 448), ("dino-vitb16", 224), ("dino-vitb16", 448)):
+            cfg = preset_config(name).replace(image_size=size, device=device)
+            vit_detector = ObjectDetector(SlotVideoModel(cfg, random_init_backbone=True))
+            rows[f"{name} {size}px K={cfg.num_slots} (random init)"] = time_stages(vit_detector, 2, 128, 128)
+            print(f"  {name} {size}px: {1e3 * rows[list(rows)[-1]]['total']:.0f} ms/frame", flush=True)
+    return {"device": device, "frame": "128x128", "ms_per_frame": {
+        k: {stage: round(1e3 * v, 3) for stage, v in r.items()} for k, r in rows.items()}}
+
+
 # ----------------------------------------------------------------------------- sub-command benchmarks
 def _occtrack(args: list[str], timeout: float) -> str:
     """Run an `occtrack` sub-command; its stdout is echoed and returned, its stderr (progress bars) shown."""
@@ -342,6 +366,19 @@ def bench_markdown(report: dict) -> str:
                   f"IDF1 {fmt(100 * acc['IDF1'] if acc['IDF1'] is not None else None, 1)}, IDSW {acc['IDSW']}.", ""]
         lines += [f"Note: {n}" for n in sec["notes"]] + ([""] if sec["notes"] else [])
 
+    for key, sec in report.get("detector_alone", {}).items():
+        lines += [f"## Detector stages alone ({key}, ms per frame)", ""]
+        if "error" in sec:
+            lines += [f"FAILED: {sec['error']}", ""]
+            continue
+        stages = ["backbone", "slots", "decoder", "head", "total"]
+        rows = [[label] + [f"{cells[s]:.2f}" for s in stages] + [f"{1e3 / cells['total']:.1f}"]
+                for label, cells in sec["ms_per_frame"].items()]
+        lines += ["`occtrack bench-detector`'s `time_stages`: one 128x128 frame per call after 3 warm-up frames "
+                  "(backbone includes the resize; head includes the one host copy). The DINO rows time the real "
+                  "ViT architectures with random weights.", "",
+                  markdown_table(["detector", *stages, "FPS"], rows, "l" + "r" * (len(stages) + 1)), ""]
+
     trk = report.get("tracker_scaling")
     if trk is not None:
         lines += ["## Tracker step time vs number of objects (ms, median / p95)", ""]
@@ -408,7 +445,7 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    unknown = skip - {"pipeline", "tracker", "node", "accuracy"}
+    unknown = skip - {"pipeline", "detector", "tracker", "node", "accuracy"}
     if unknown:
         print(f"occtrack bench: unknown --skip section(s) {sorted(unknown)}", file=sys.stderr)
         return 2
@@ -461,6 +498,13 @@ def run(args) -> int:
         if torch.cuda.is_available():
             report["pipeline"]["cuda"] = section("pipeline (cuda)", lambda: bench_pipeline(
                 seq_dir, "cuda", frames, args.detector_weights, args.tracker_weights))
+
+    if "detector" not in skip:
+        report["detector_alone"] = {"cpu": section("detector stages (cpu)", lambda: bench_detector_alone(
+            "cpu", args.detector_weights, vit=not args.quick))}
+        if torch.cuda.is_available():
+            report["detector_alone"]["cuda"] = section("detector stages (cuda)", lambda: bench_detector_alone(
+                "cuda", args.detector_weights, vit=True))
 
     if "tracker" not in skip:
         def tracker():
