@@ -139,3 +139,16 @@ def test_match_boxes_counts():
     c = match_boxes(det, gt, vis)
     assert c == {"gt": 2, "gt_found": 1, "det": 2, "det_true": 1}  # det on the 20%-visible object ignored
     assert match_boxes(np.zeros((0, 4)), gt, vis) == {"gt": 2, "gt_found": 0, "det": 0, "det_true": 0}
+
+
+def test_median_depth_matches_nanmedian_on_random_regions():
+    torch.manual_seed(0)
+    for threshold in (0.0, 0.3):
+        masks = torch.rand(2, 5, 17, 19).softmax(1)
+        regions = hard_regions(masks, threshold)
+        depth = torch.rand(2, 17, 19) * 10
+        depth[0, :3] = float("nan")
+        depth[1, 5:9] = 0.0
+        valid = torch.isfinite(depth) & (depth > 0)
+        ref = torch.where(regions, torch.where(valid, depth, torch.nan).unsqueeze(1), torch.nan).flatten(2)
+        torch.testing.assert_close(masked_median_depth(depth, regions), ref.nanmedian(-1).values, equal_nan=True)

@@ -46,6 +46,8 @@ class DetectorConfig:
     decoder_hidden: int = 256        # MLP decoder width (DINOSAUR uses 1024 for ViT-B)
     decoder_attn: bool = False       # broadcast decoder also sees each slot's attention map (fast convergence)
     decoder_rgb_detail: float = 0.0  # > 0: slot RGB = one colour + at most this much spatial variation
+    # --- training
+    loss_focus: float = 0.0          # > 0: weight pixel errors by (error / mean)^this (small objects vs texture)
     # --- head (no learned parameters: changing these never invalidates weights)
     score_threshold: float = 0.5     # detections with objectness below this are dropped
     mask_threshold: float = 0.5      # a pixel belongs to a slot's box if it is its argmax and m >= this
@@ -104,11 +106,11 @@ PRESETS: dict[str, DetectorConfig] = {
     # decoder reconstructs 64x64; K=10 covers the up-to-6 objects in view plus wall and occluders.
     "occlusion": DetectorConfig(image_size=64, cnn_channels=32, cnn_layers=4, cnn_stride=2, num_slots=8,
                                 slot_dim=64, decoder_channels=32, decoder_init_size=8, decoder_upsamples=3,
-                                decoder_attn=True, decoder_rgb_detail=0.15, refine_sigma=0.1),
-    # sprites-mot (128x128, static camera, plain background).
-    "sprites-mot": DetectorConfig(image_size=64, cnn_channels=32, cnn_layers=4, cnn_stride=2, num_slots=8,
+                                decoder_attn=True, decoder_rgb_detail=0.25, loss_focus=1.0, refine_sigma=0.1),
+    # sprites-mot (128x128, static camera, black background, at most 3 flat-coloured sprites of ~21 px).
+    "sprites-mot": DetectorConfig(image_size=64, cnn_channels=32, cnn_layers=4, cnn_stride=2, num_slots=5,
                                   slot_dim=64, decoder_channels=32, decoder_init_size=8, decoder_upsamples=3,
-                                  decoder_attn=True, decoder_rgb_detail=0.15, refine_sigma=0.1),
+                                  decoder_attn=True, decoder_rgb_detail=0.1, loss_focus=1.0, refine_sigma=0.1),
     # Real cameras: frozen DINO ViT-B/16 features reconstructed by the DINOSAUR MLP decoder.
     "dino-vitb16": DetectorConfig(backbone="dino-vitb16", image_size=224, num_slots=10, slot_dim=256,
                                   slot_mlp_hidden=1024, decoder="mlp", decoder_hidden=1024),

@@ -49,8 +49,7 @@ def masks_from_logits(alpha: torch.Tensor, height: int, width: int, rgb: torch.T
 
 def hard_regions(masks: torch.Tensor, threshold: float) -> torch.Tensor:
     """(B, K, H, W) soft masks -> (B, K, H, W) bool: pixel is the slot's argmax and its mask >= threshold."""
-    k = masks.shape[1]
-    winner = F.one_hot(masks.argmax(dim=1), k).permute(0, 3, 1, 2).bool()   # (B, K, H, W)
+    winner = masks == masks.amax(dim=1, keepdim=True)                       # (B, K, H, W); ties have measure 0
     return winner & (masks >= threshold)
 
 
@@ -90,7 +89,8 @@ def border_coverage(regions: torch.Tensor) -> torch.Tensor:
     return (top.sum(-1) + bottom.sum(-1) + left.sum(-1) + right.sum(-1)).float() / n
 
 
-def objectness(masks: torch.Tensor, regions: torch.Tensor, cfg: DetectorConfig) -> torch.Tensor:
+def objectness(masks: torch.Tensor, regions: torch.Tensor, cfg: DetectorConfig,
+               boxes: torch.Tensor | None = None) -> torch.Tensor:
     """Label-free objectness (see module docstring): (B, K, H, W) masks and regions -> (B, K) in [0, 1]."""
     h, w = masks.shape[-2:]
     area = regions.sum(dim=(2, 3)).float()                                          # (B, K)
@@ -100,7 +100,7 @@ def objectness(masks: torch.Tensor, regions: torch.Tensor, cfg: DetectorConfig) 
     score = score * _ramp_up(area_frac, cfg.min_area_frac, 2.0 * cfg.min_area_frac)
     score = score * _ramp_down(area_frac, cfg.max_area_frac, 1.5 * cfg.max_area_frac)
     score = score * _ramp_down(border_coverage(regions), cfg.border_frac, 1.5 * cfg.border_frac)
-    boxes = boxes_from_regions(regions)                                             # (B, K, 4)
+    boxes = boxes_from_regions(regions) if boxes is None else boxes                 # (B, K, 4)
     extent = torch.maximum((boxes[..., 2] - boxes[..., 0]) / w, (boxes[..., 3] - boxes[..., 1]) / h)
     score = score * _ramp_down(extent, cfg.max_extent_frac, 1.5 * cfg.max_extent_frac)
     return score
@@ -108,10 +108,21 @@ def objectness(masks: torch.Tensor, regions: torch.Tensor, cfg: DetectorConfig) 
 
 def masked_median_depth(depth: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
     """Depth (B, H, W) [m, NaN or <= 0 invalid], regions (B, K, H, W) -> (B, K) median valid depth, NaN if none."""
-    valid = torch.isfinite(depth) & (depth > 0)                                     # (B, H, W)
-    d = torch.where(valid, depth, torch.nan).unsqueeze(1)                           # (B, 1, H, W)
-    d = torch.where(regions, d, torch.nan).flatten(2)                               # (B, K, H*W)
-    return d.nanmedian(dim=-1).values
+    b, k = regions.shape[:2]
+    valid = (torch.isfinite(depth) & (depth > 0)).flatten(1)                        # (B, H*W)
+    owned = regions.flatten(2)                                                      # (B, K, H*W)
+    # regions are disjoint: one label per pixel (k, or K for none/invalid), then ONE sort for all slots
+    ids = torch.arange(k, device=depth.device).view(1, k, 1)
+    label = torch.where(owned.any(dim=1), (owned * ids).sum(dim=1), k)              # (B, H*W)
+    label = torch.where(valid, label, k) + torch.arange(b, device=depth.device).unsqueeze(1) * (k + 1)
+    values = torch.where(valid, depth.flatten(1), 0.0).flatten()                    # (B*H*W,)
+    order = torch.sort(values, stable=True).indices
+    order = order[torch.sort(label.flatten()[order], stable=True).indices]          # by label, then depth
+    counts = torch.bincount(label.flatten(), minlength=b * (k + 1))                 # (B*(K+1),)
+    starts = torch.cumsum(counts, 0) - counts
+    pick = (starts + (counts - 1).clamp(min=0) // 2).clamp(max=values.numel() - 1)  # lower median, as nanmedian
+    med = torch.where(counts > 0, values[order[pick]], torch.nan)
+    return med.view(b, k + 1)[:, :k]
 
 
 def pooled_embeddings(masks: torch.Tensor, feats: torch.Tensor, grid: int) -> torch.Tensor:
@@ -140,10 +151,11 @@ def run_head(alpha: torch.Tensor, feats: torch.Tensor, grid: int, height: int, w
     xs = torch.arange(width, device=masks.device, dtype=torch.float32) + 0.5
     cx = (regions.sum(dim=2).float() * xs).sum(-1) / area.clamp(min=1.0)            # (B, K)
     cy = (regions.sum(dim=3).float() * ys).sum(-1) / area.clamp(min=1.0)
+    boxes = boxes_from_regions(regions)
     out = {
         "masks": masks,
-        "boxes": boxes_from_regions(regions),
-        "scores": objectness(masks, regions, cfg),
+        "boxes": boxes,
+        "scores": objectness(masks, regions, cfg, boxes),
         "areas": area,
         "centroids": torch.stack([cx, cy], dim=-1),
         "embeddings": pooled_embeddings(masks, feats, grid),

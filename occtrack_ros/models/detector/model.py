@@ -90,7 +90,16 @@ class SlotVideoModel(nn.Module):
             "feats": feats_bt,
         }
 
-    @staticmethod
-    def loss(out: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Reconstruction MSE (pixels for the CNN, features for the ViT): no labels anywhere."""
-        return F.mse_loss(out["recon"].float(), out["target"].float())
+    def loss(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Reconstruction error (pixels for the CNN, features for the ViT); no labels anywhere.
+
+        With ``cfg.loss_focus`` = g > 0 each pixel's squared error is weighted by (error / mean error)^g
+        (weights detached, clipped at 100): small objects that differ strongly from their surroundings
+        outweigh the texture of large background surfaces, which would otherwise attract the slots.
+        """
+        err = (out["recon"].float() - out["target"].float()).pow(2)
+        err = err.mean(dim=-3) if self.cfg.decoder == "broadcast" else err.mean(dim=-1)  # per pixel / token
+        if self.cfg.loss_focus <= 0:
+            return err.mean()
+        weight = (err / err.mean().clamp(min=1e-12)).detach().pow(self.cfg.loss_focus).clamp(max=100.0)
+        return (weight * err).mean()
