@@ -114,6 +114,7 @@ def _generate(seq_dir, seed: int, frames: int) -> None:
 
 def _run_live(seq_dir, out, params: str, node_params: list[str], timeout: float, frames: int) -> list[dict]:
     """Player -> node -> recorder over DDS; returns the recorded tracks records (one per frame)."""
+    import signal
     import sys
     import time
 
@@ -132,6 +133,11 @@ def _run_live(seq_dir, out, params: str, node_params: list[str], timeout: float,
     print(f"live: ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} (loopback only); node parameters: --params-file {params} "
           + " ".join(f"-p {p}" for p in node_params), flush=True)
     children: list[_Child] = []
+
+    def on_sigterm(signum, frame):
+        raise SystemExit(128 + signum)   # unwinds through `finally`, which stops the children
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         node = _Child("tracker_node", node_cmd, env, logs / "tracker_node.log")
         children.append(node)
@@ -170,6 +176,7 @@ def _run_live(seq_dir, out, params: str, node_params: list[str], timeout: float,
     finally:
         for child in reversed(children):
             child.stop()
+        signal.signal(signal.SIGTERM, previous)
     return read_records(rec_file)
 
 
@@ -245,7 +252,7 @@ def run(args) -> int:
     start = time.monotonic()
     repo = Path(__file__).resolve().parents[2]
     out = Path(args.out)
-    params = str(Path(args.params) if args.params else repo / "config" / "occtrack.yaml")
+    params = str(Path(args.params) if args.params else _default_params(repo))
     if not Path(params).is_file():
         print(f"occtrack demo: no node parameter file at {params} (pass --params)", file=sys.stderr)
         return 2
@@ -386,6 +393,21 @@ def run(args) -> int:
     print(f"  tracks: {out / 'tracks.txt'} (MOTChallenge), {out / 'tracks.json'} (published messages); "
           f"logs: {out / 'logs'}")
     return 0
+
+
+def _default_params(repo):
+    """config/occtrack.yaml of this checkout, else of the installed package (colcon install)."""
+    from pathlib import Path
+
+    path = Path(repo) / "config" / "occtrack.yaml"
+    if path.is_file():
+        return path
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+        return Path(get_package_share_directory("occtrack_ros")) / "config" / "occtrack.yaml"
+    except (ImportError, PackageNotFoundError, LookupError):
+        return path
 
 
 def _first_difference(a: list[str], b: list[str]) -> str:
