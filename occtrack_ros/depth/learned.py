@@ -7,7 +7,6 @@ import numpy as np
 import torch
 
 from occtrack_ros.depth.source import image_tensor
-from occtrack_ros.models.depth_pose.depth_net import disp_to_depth
 from occtrack_ros.types import Frame
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "depth_pose_occlusion.pt"
@@ -34,9 +33,7 @@ class LearnedNets:
     def depth(self, frame: Frame) -> torch.Tensor:
         """(1, 1, h, w) up-to-scale depth at the network's input size."""
         depth_net, _, size = self._load()
-        disp = depth_net(image_tensor(frame, size, self.device))[0]
-        cfg = depth_net.config
-        return disp_to_depth(disp, cfg.min_depth, cfg.max_depth)[1]
+        return depth_net.to_depth(depth_net(image_tensor(frame, size, self.device))[0])
 
     @torch.no_grad()
     def motion(self, frame: Frame, prev: Frame) -> np.ndarray:

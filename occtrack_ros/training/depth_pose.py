@@ -38,8 +38,8 @@ def add_arguments(p) -> None:
     sched = p.add_argument_group("schedule")
     sched.add_argument("--stages", default="pose,depth,joint",
                        help="comma-separated subset/order of pose, depth, joint (joint alone = from scratch)")
-    sched.add_argument("--iters", default="pose=700,depth=600,joint=250",
-                       help="iterations per stage, e.g. pose=700,depth=600,joint=250")
+    sched.add_argument("--iters", default="pose=700,depth=700,joint=300",
+                       help="iterations per stage, e.g. pose=700,depth=700,joint=300")
     sched.add_argument("--batch-size", type=int, default=8)
     sched.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the pose and depth stages")
     sched.add_argument("--joint-lr", type=float, default=1e-4, help="learning rate of joint fine-tuning")

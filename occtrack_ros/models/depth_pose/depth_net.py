@@ -20,6 +20,7 @@ class DepthNetConfig:
     num_scales: int = 4          # disparity outputs at 1/1, 1/2, 1/4, 1/8 (losses use all)
     min_depth: float = 0.1       # depth of disparity 1 [scene units]; bounds the output range
     max_depth: float = 100.0     # depth of disparity 0; far background must lie below it
+    mean_depth: float = 10.0     # each depth map is rescaled to this mean (0 = off), see to_depth
 
 
 def disp_to_depth(disp: torch.Tensor, min_depth: float, max_depth: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,6 +69,21 @@ class DepthNet(nn.Module):
             coarser = dec[i]
         self.heads = nn.ModuleDict({str(s): nn.Conv2d(dec[s], 1, 3, 1, 1, padding_mode="reflect")
                                     for s in range(cfg.num_scales)})
+
+    def to_depth(self, disp: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Sigmoid disparity (B, 1, h, w) -> depth (B, 1, H, W), upsampled to ``size`` if given.
+
+        Monocular depth has no scale, and without a fixed one the photometric loss lets it drift
+        until the sigmoid saturates at min_depth (measured: all depths within 0.1..0.36, where the
+        gradients that shape relative depth vanish). Rescaling every map to ``mean_depth`` (Wang et al.,
+        CVPR 2018) removes that direction; the pose net's translation carries the scale instead.
+        """
+        if size is not None and tuple(disp.shape[-2:]) != tuple(size):
+            disp = F.interpolate(disp, size=size, mode="bilinear", align_corners=False)
+        depth = disp_to_depth(disp, self.config.min_depth, self.config.max_depth)[1]
+        if self.config.mean_depth > 0:
+            depth = depth * (self.config.mean_depth / depth.mean(dim=(2, 3), keepdim=True))
+        return depth
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         assert image.dim() == 4 and image.shape[1] == 3, f"image must be (B, 3, H, W), got {tuple(image.shape)}"

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from occtrack_ros.geometry.rotation import axis_angle_to_matrix
-from occtrack_ros.models.depth_pose.depth_net import DepthNet, disp_to_depth
+from occtrack_ros.models.depth_pose.depth_net import DepthNet
 from occtrack_ros.models.depth_pose.losses import (
     PhotometricConfig,
     PhotometricError,
@@ -78,10 +78,8 @@ class DepthPoseObjective(nn.Module):
             return self._plane_sweep(target, sources, K, Ts, poses, plane_depth)
         assert depth_net is not None, "depth_net is required unless plane_depth is given"
         disps = depth_net(target)  # [(B, 1, H/2^s, W/2^s)]
-        cfg = depth_net.config
-        depths = [disp_to_depth(F.interpolate(d, size=(self.height, self.width), mode="bilinear",
-                                              align_corners=False), cfg.min_depth, cfg.max_depth)[1]
-                  for d in disps[:self.loss_scales]]  # full-resolution depth per scale, as Monodepth2
+        # full-resolution depth per scale, as Monodepth2
+        depths = [depth_net.to_depth(d, (self.height, self.width)) for d in disps[:self.loss_scales]]
         total = target.new_zeros(())
         mask = None
         for s, depth in enumerate(depths):
