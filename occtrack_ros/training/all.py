@@ -243,6 +243,20 @@ def call_stage(module, argv: list[str]) -> int:
     return int(module.run(args) or 0)
 
 
+class _SingleProcess:
+    """Hide torchrun's WORLD_SIZE while rank 0 runs a single-process stage (no process group to join)."""
+
+    def __enter__(self):
+        self.saved = os.environ.get("WORLD_SIZE")
+        os.environ["WORLD_SIZE"] = "1"
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop("WORLD_SIZE", None)
+        else:
+            os.environ["WORLD_SIZE"] = self.saved
+
+
 def _common(args, threads_flag: str = "--threads") -> list[str]:
     return ["--seed", str(args.seed), "--device", args.device] + ([threads_flag, str(args.threads)]
                                                                    if args.threads else [])
@@ -548,7 +562,8 @@ def schedule(args) -> int:
                         *_common(args), *_split_extra(args.tracker_args)]
                 if args.resume and (out / finetune.CHECKPOINT).exists():
                     argv.append("--resume")
-                rc = call_stage(finetune, argv)
+                with _SingleProcess():
+                    rc = call_stage(finetune, argv)
                 trk_path = out / "tracker.pt"
             if rc != 0:
                 run.mark("tracker", "failed")
