@@ -261,6 +261,20 @@ def _teacher_class():
     return RecordingTeacher
 
 
+def track_memory(gnn, history):
+    """(T, L, obs) zero-padded observation histories -> (T, H) GRU memories, as the tracker builds them."""
+    import torch
+
+    if hasattr(gnn, "memory_from_history"):
+        return gnn.memory_from_history(history)
+    T, L, _ = history.shape
+    h = torch.zeros(T, gnn.config.hidden)
+    valid = history.abs().sum(-1) > 0                                    # (T, L)
+    for k in range(L):
+        h = torch.where(valid[:, k:k + 1], gnn.update_memory(history[:, k], h), h)
+    return h
+
+
 def gnn_loss(gnn, emb, dets, slots, ids, fps: float, size: int, rng, max_hide: int, min_score: float = 0.1):
     """BCE of the GNN on teacher-forced replays with hidden spans; the appearance edge carries gradient.
 
@@ -273,7 +287,6 @@ def gnn_loss(gnn, emb, dets, slots, ids, fps: float, size: int, rng, max_hide: i
 
     from occtrack_ros.tracking.config import TrackerConfig
     from occtrack_ros.tracking.self_supervision import hide_spans
-    from occtrack_ros.training.tracker import unroll_memory
     from occtrack_ros.types import Frame
 
     keep = hide_spans(ids, rng, max_hide, 1.0)
@@ -309,7 +322,7 @@ def gnn_loss(gnn, emb, dets, slots, ids, fps: float, size: int, rng, max_hide: i
             idx = torch.as_tensor(rows, dtype=torch.long)
             edge[idx, :, 8] = cos.to(edge.dtype)
             edge[idx, :, 9] = 1.0
-        memory = unroll_memory(gnn, torch.from_numpy(s.history))
+        memory = track_memory(gnn, torch.from_numpy(s.history))
         logits = gnn(torch.from_numpy(s.track), memory, torch.from_numpy(s.det), edge, torch.from_numpy(s.spatial))
         w = 1.0 + 2.0 * torch.from_numpy((s.gap > 0).astype(np.float32))[:, None].expand_as(labels)
         total = total + F.binary_cross_entropy_with_logits(logits[mask], labels[mask], weight=w[mask], reduction="sum")
