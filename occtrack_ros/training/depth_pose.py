@@ -74,6 +74,9 @@ def add_arguments(p) -> None:
                      "data whose camera moves less than ~1e-3 median depths per frame")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--resume", action="store_true", help="continue from RUN_DIR/state.pt")
+    run.add_argument("--init", default=None,
+                     help="start both nets from this depth/pose checkpoint (e.g. a longer joint fine-tuning "
+                     "after a finished schedule); its configs must match the nets'")
     run.add_argument("--device", default="cpu")
     run.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
 
@@ -208,6 +211,13 @@ def train(args) -> int:
           f"{sampler.height}x{sampler.width}")
 
     depth_net, pose_net = DepthNet().to(args.device), PoseNet().to(args.device)
+    if args.init:
+        from occtrack_ros.models.depth_pose import load_depth_pose
+
+        d0, p0, _ = load_depth_pose(args.init, args.device, depth_net.config, pose_net.config)
+        depth_net.load_state_dict(d0.state_dict())
+        pose_net.load_state_dict(p0.state_dict())
+        print(f"initialised from {args.init}")
     loss_cfg = PhotometricConfig(alpha=args.alpha, smoothness=args.smoothness, automask=not args.no_automask)
     objective = DepthPoseObjective(sampler.height, sampler.width, loss_cfg, args.loss_scales).to(args.device)
     pose_objective = objective
@@ -300,7 +310,7 @@ def train(args) -> int:
     metrics["collapsed"] = {"depth": bool(last.get("depth_collapsed")), "pose": bool(last.get("pose_collapsed"))}
     meta = {"height": sampler.height, "width": sampler.width, "stages": stages, "iters": iters,
             "git": metrics["git"], "pose_prior": args.pose_prior, "prior_depth": prior_depth, "loss": asdict(loss_cfg),
-            "train_seeds": args.train_seeds, "collapsed": metrics["collapsed"]}
+            "train_seeds": args.train_seeds, "collapsed": metrics["collapsed"], "init": args.init}
     save_depth_pose(args.out, depth_net, pose_net, meta=meta)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _plot_losses(metrics["history"], run_dir / "loss.png")
