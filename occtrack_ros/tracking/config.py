@@ -41,7 +41,7 @@ class TrackerConfig:
     reappear_sigma: float = 0.6       # [box sizes] spread of the reappearance position of a hidden track
     reappear_sigma_growth: float = 0.03  # ... growing per hidden frame (stops, turns, speed changes)
     reappear_size_sigma: float = 0.25  # log size change tolerated between disappearance and reappearance
-    learned_weight: float = 1.0       # 1 = learned score only, 0 = motion score only (when weights given)
+    learned_weight: float = 0.5       # exponent of the learned score in the geometric blend with the motion score
     # Motion model (image space, per-frame units scaled by the frame interval).
     std_position: float = 1.0 / 20    # measurement/process noise on position, relative to box height
     std_velocity: float = 1.0 / 160   # process noise on velocity, relative to box height

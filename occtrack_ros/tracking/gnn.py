@@ -56,6 +56,20 @@ class SceneGraphGNN(nn.Module):
         assert obs.shape[1] == self.obs_dim, f"obs must be (M, {self.obs_dim}), got {tuple(obs.shape)}"
         return self.memory(obs, memory)
 
+    def memory_from_history(self, history: torch.Tensor) -> torch.Tensor:
+        """(T, L, obs_dim) observation windows, zero-padded at the front -> (T, H) memories.
+
+        Training and inference both summarise a track by its last ``config.history``
+        observations, so the memory a track carries at run time is the one the GNN was trained on.
+        """
+        T, L, D = history.shape
+        assert D == self.obs_dim, f"history must be (T, L, {self.obs_dim}), got {tuple(history.shape)}"
+        h = history.new_zeros(T, self.config.hidden)
+        valid = history.abs().sum(-1) > 0                               # (T, L)
+        for k in range(L):
+            h = torch.where(valid[:, k:k + 1], self.memory(history[:, k], h), h)
+        return h
+
     def forward(self, track_feat: torch.Tensor, memory: torch.Tensor, det_obs: torch.Tensor,
                 edge_feat: torch.Tensor, spatial: torch.Tensor) -> torch.Tensor:
         """Association logits.

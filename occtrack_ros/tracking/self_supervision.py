@@ -99,9 +99,12 @@ class TeacherForcedTracker(Tracker):
         self._history: dict[int, deque] = {}
         self._det_pid = np.zeros(0, np.int64)
         self._obs = np.zeros((0, 0), np.float32)
+        self._hidden_pids = np.zeros(0, np.int64)
 
-    def step_forced(self, dets: Detections, pid: np.ndarray, frame: Frame) -> None:
+    def step_forced(self, dets: Detections, pid: np.ndarray, frame: Frame, hidden_pids=()) -> None:
+        """One frame with detections ``dets`` (their tracklet ids ``pid``); ``hidden_pids`` were hidden here."""
         self._det_pid = pid
+        self._hidden_pids = np.asarray(list(hidden_pids), np.int64)
         self._obs = det_features(self._frame_nodes(dets))
         if self.embed_dim:
             emb = np.zeros((len(dets), self.embed_dim), np.float32) if dets.embeddings is None else dets.embeddings
@@ -114,6 +117,10 @@ class TeacherForcedTracker(Tracker):
         tp = np.array([self._pid_of_track.get(t.track_id, -2) for t in self.tracks])
         dp = self._det_pid
         labels = np.where(dp[None, :] < 0, -1, (tp[:, None] == dp[None, :]).astype(np.int8)).astype(np.int8)
+        # One track owns at most one detection: a track whose detection is present rejects all others,
+        # and a track we hid ourselves has no detection here at all (every one is a negative for it).
+        owned = (labels == 1).any(axis=1) | np.isin(tp, self._hidden_pids)
+        labels[owned] = np.where(labels[owned] == 1, 1, 0)
         L = self.history_len
         D = self._obs.shape[1]
         hist = np.zeros((T, L, D), np.float32)

@@ -266,7 +266,9 @@ class Tracker:
         prob = self.motion_score(graph)
         if self.model is not None:
             learned = self._learned_probability(graph)
-            prob = c.learned_weight * learned + (1.0 - c.learned_weight) * prob
+            # Geometric blend: a pair must look right to both the motion model and the graph.
+            w = c.learned_weight
+            prob = np.power(np.maximum(learned, 1e-9), w) * np.power(np.maximum(prob, 1e-9), 1.0 - w)
         # Motion gate: the filter's covariance grows while a track coasts, so long occlusions widen
         # it; hidden tracks may also come back anywhere along their path (stops, turns).
         tn = graph["tracks"]
@@ -381,12 +383,15 @@ class Tracker:
             return
         import torch
 
-        H = self.model.config.hidden
+        L = self.model.config.history
         obs = self._det_obs(det_features(nodes)[det_idx], None if nodes.embeddings is None
                             else nodes.embeddings[det_idx].astype(np.float32))
-        mem = np.stack([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tracks])
+        hist = np.zeros((len(tracks), L, obs.shape[1]), np.float32)     # (T, L, obs_dim)
+        for k, t in enumerate(tracks):
+            t.obs_history = (t.obs_history + [obs[k]])[-L:]
+            hist[k, L - len(t.obs_history):] = np.stack(t.obs_history)
         with torch.inference_mode():
-            new = self.model.update_memory(torch.from_numpy(obs), torch.from_numpy(mem.astype(np.float32))).numpy()
+            new = self.model.memory_from_history(torch.from_numpy(hist)).numpy()
         for t, m in zip(tracks, new):
             t.memory = m
 

@@ -94,21 +94,9 @@ def build_samples(frames, fps, image_size, rng, history, max_hide, hide_fraction
     teacher = TeacherForcedTracker(TrackerConfig(fps=fps), history=history, embed_dim=embed_dim)
     image = np.zeros((image_size[1], image_size[0], 3), np.uint8)
     for f, (d, p, k) in enumerate(zip(frames, pids, keep)):
-        teacher.step_forced(d.select(k), p[k], Frame(image=image, stamp_ns=int(f * 1e9 / fps), index=f))
+        teacher.step_forced(d.select(k), p[k], Frame(image=image, stamp_ns=int(f * 1e9 / fps), index=f),
+                            hidden_pids=p[~k & (p >= 0)])
     return [s for s in teacher.samples if (s.labels == 1).any()]
-
-
-def unroll_memory(model, history):
-    """(T, L, obs) zero-padded observation histories -> (T, H) GRU memories (padding skipped)."""
-    import torch
-
-    T, L, _ = history.shape
-    h = torch.zeros(T, model.config.hidden)
-    valid = history.abs().sum(-1) > 0                                  # (T, L)
-    for k in range(L):
-        new = model.update_memory(history[:, k], h)
-        h = torch.where(valid[:, k:k + 1], new, h)
-    return h
 
 
 def sample_loss(model, s):
@@ -117,7 +105,7 @@ def sample_loss(model, s):
 
     labels = torch.from_numpy(s.labels.astype("float32"))
     mask = labels >= 0
-    memory = unroll_memory(model, torch.from_numpy(s.history))
+    memory = model.memory_from_history(torch.from_numpy(s.history))
     logits = model(torch.from_numpy(s.track), memory, torch.from_numpy(s.det), torch.from_numpy(s.edge),
                    torch.from_numpy(s.spatial))
     # Tracks that were hidden count more: re-association after occlusion is the rare, hard case.
