@@ -139,6 +139,7 @@ def test_match_boxes_counts():
     c = match_boxes(det, gt, vis)
     assert c == {"gt": 2, "gt_found": 1, "det": 2, "det_true": 1}  # det on the 20%-visible object ignored
     assert match_boxes(np.zeros((0, 4)), gt, vis) == {"gt": 2, "gt_found": 0, "det": 0, "det_true": 0}
+    assert match_boxes(det, np.zeros((0, 4)), np.zeros(0)) == {"gt": 0, "gt_found": 0, "det": 3, "det_true": 0}
 
 
 def test_median_depth_matches_nanmedian_on_random_regions():
@@ -152,3 +153,19 @@ def test_median_depth_matches_nanmedian_on_random_regions():
         valid = torch.isfinite(depth) & (depth > 0)
         ref = torch.where(regions, torch.where(valid, depth, torch.nan).unsqueeze(1), torch.nan).flatten(2)
         torch.testing.assert_close(masked_median_depth(depth, regions), ref.nanmedian(-1).values, equal_nan=True)
+
+
+def test_split_components_separates_two_blobs_of_one_slot():
+    from occtrack_ros.models.detector.head import split_components
+
+    masks = np.zeros((2, 10, 10), np.float32)
+    masks[0] = 1.0
+    masks[0, 1:3, 1:3], masks[1, 1:3, 1:3] = 0.0, 0.9   # slot 1 owns two separate squares
+    masks[0, 6:9, 6:9], masks[1, 6:9, 6:9] = 0.0, 0.8
+    regions = (masks == masks.max(0, keepdims=True)) & (masks >= 0.5)
+    comp_masks, comp_regions, labels = split_components(masks, regions)
+    assert comp_regions.shape[0] == 3                    # background + two squares
+    sizes = sorted(int(r.sum()) for r in comp_regions)
+    assert sizes == [4, 9, 100 - 13]
+    assert len(np.unique(labels[1:3, 1:3])) == 1 and labels[1, 1] != labels[7, 7]
+    assert comp_masks[labels[7, 7], 7, 7] == pytest.approx(0.8)

@@ -107,7 +107,7 @@ def _frames(n, h=40, w=48, depth=True):
 
 def test_object_detector_outputs_and_state():
     torch.manual_seed(0)
-    det = ObjectDetector(SlotVideoModel(TINY.replace(score_threshold=0.0)))
+    det = ObjectDetector(SlotVideoModel(TINY.replace(score_threshold=0.0, mask_threshold=0.0)))
     out = det.detect(_frames(3))
     assert len(out) == 3 and all(isinstance(d, Detections) for d in out)
     d = out[0]
@@ -123,6 +123,8 @@ def test_object_detector_outputs_and_state():
     assert det._slots is None
     assert det.detect(_frames(1, depth=False))[0].depths is None
     assert det.detect([]) == []
+    _, seg = det.detect_all(_frames(2))
+    assert seg.shape == (2, 40, 48) and seg.dtype == np.int32
     with pytest.raises(ValueError, match="uint8"):
         det.detect([Frame(image=np.zeros((40, 48, 3), np.float32))])
 
@@ -130,8 +132,8 @@ def test_object_detector_outputs_and_state():
 def test_batched_detection_equals_frame_by_frame():
     torch.manual_seed(0)
     det = ObjectDetector(SlotVideoModel(TINY.replace(score_threshold=0.0)))
-    frames = _frames(4)
-    _, batched = det.detect_all(frames)
+    images = torch.from_numpy(np.stack([f.image for f in _frames(4)]))
+    batched = det.forward_tensors(images)["masks"]
     det.reset()
-    single = np.concatenate([det.detect_all([f])[1] for f in frames])
-    np.testing.assert_allclose(batched, single, atol=1e-4)
+    single = torch.cat([det.forward_tensors(images[i:i + 1])["masks"] for i in range(4)])
+    torch.testing.assert_close(batched, single, atol=1e-4, rtol=0)

@@ -21,6 +21,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", type=int, default=1,
                         help="frames per detect() call; 1 = online, as the ROS node runs it")
     parser.add_argument("--score-threshold", type=float, default=None, help="override the checkpoint's threshold")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a runtime (head) field of the checkpoint's config, e.g. split_components=true")
     parser.add_argument("--max-frames", type=int, default=None, help="score only the first n frames of each")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
@@ -82,8 +84,12 @@ def run(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {} if args.score_threshold is None else {"score_threshold": args.score_threshold}
+    from occtrack_ros.training.detector import _parse_overrides
+
     try:
+        overrides = _parse_overrides(args.overrides)
+        if args.score_threshold is not None:
+            overrides["score_threshold"] = args.score_threshold
         detector = load_detector(args.weights, device=args.device, **overrides)
         per_seq = [evaluate_sequence(detector, d, args.batch, args.max_frames, args.iou, args.min_visibility)
                    for d in args.seq]

@@ -55,6 +55,8 @@ class DetectorConfig:
     max_area_frac: float = 0.25      # objects never cover more: larger slots are background
     border_frac: float = 0.35        # a slot touching more of the image border than this is background
     max_extent_frac: float = 0.5     # a slot whose box spans more of the image width or height is background
+    split_components: bool = False   # each connected part of a slot's region is its own detection (host side)
+    max_parts: int = 3               # ... unless the slot has more parts than this (fragmented background)
     refine_sigma: float = 0.0        # > 0: sharpen masks at full resolution with the per-slot RGB (CNN only),
     #                                  the pixel noise std of the mixture model; 0 = decoder masks as they are
     # --- runtime
@@ -110,7 +112,8 @@ PRESETS: dict[str, DetectorConfig] = {
     # sprites-mot (128x128, static camera, black background, at most 3 flat-coloured sprites of ~21 px).
     "sprites-mot": DetectorConfig(image_size=64, cnn_channels=32, cnn_layers=4, cnn_stride=2, num_slots=5,
                                   slot_dim=64, decoder_channels=32, decoder_init_size=8, decoder_upsamples=3,
-                                  decoder_attn=True, decoder_rgb_detail=0.1, loss_focus=1.0, refine_sigma=0.1),
+                                  decoder_attn=True, decoder_rgb_detail=0.1, loss_focus=1.0, refine_sigma=0.1,
+                                  split_components=True),
     # Real cameras: frozen DINO ViT-B/16 features reconstructed by the DINOSAUR MLP decoder.
     "dino-vitb16": DetectorConfig(backbone="dino-vitb16", image_size=224, num_slots=10, slot_dim=256,
                                   slot_mlp_hidden=1024, decoder="mlp", decoder_hidden=1024),

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from occtrack_ros.models.detector.checkpoint import DEFAULT_WEIGHTS, load_model
 from occtrack_ros.models.detector.config import DetectorConfig
-from occtrack_ros.models.detector.head import run_head
+from occtrack_ros.models.detector.head import describe_regions, run_head, split_components
 from occtrack_ros.models.detector.model import SlotVideoModel
 from occtrack_ros.types import Detections, Frame
 
@@ -74,6 +74,7 @@ class ObjectDetector:
         rgb = per_slot if full is not None else None
         out = run_head(alpha.float(), feats.float(), self.model.feature_grid, h, w, self.cfg, depth, rgb, full)
         out["slots"] = all_slots.float()
+        out["feats"] = feats.float()
         return out
 
     def detect(self, frames: list[Frame]) -> list[Detections]:
@@ -81,7 +82,11 @@ class ObjectDetector:
         return self.detect_all(frames)[0] if frames else []
 
     def detect_all(self, frames: list[Frame]) -> tuple[list[Detections], np.ndarray]:
-        """As :meth:`detect`, plus the soft masks of all K slots (T, K, H, W) (for segmentation scores)."""
+        """As :meth:`detect`, plus the instance segmentation (T, H, W) int32 (every pixel labelled).
+
+        Labels are slots, or with ``cfg.split_components`` connected components of slot regions
+        (pixels outside every region keep their argmax slot as label).
+        """
         shapes = {f.image.shape for f in frames}
         if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[2] != 3:
             raise ValueError(f"detect: frames must share one (H, W, 3) image shape, got {sorted(shapes)}")
@@ -94,7 +99,11 @@ class ObjectDetector:
         out = self.forward_tensors(images, depth)
         keys = ["boxes", "scores", "areas", "centroids", "embeddings", "masks"]
         keys += ["depths"] if depth is not None else []
+        if self.cfg.split_components:
+            keys += ["feats"]
         host = {k: out[k].cpu().numpy() for k in keys}                      # the one device->host copy
+        if self.cfg.split_components:
+            return self._components(host, frames, depth is not None)
         result = []
         for i in range(len(frames)):
             keep = host["scores"][i] >= self.cfg.score_threshold
@@ -106,7 +115,31 @@ class ObjectDetector:
                 depths=host["depths"][i][keep].astype(np.float32) if depth is not None else None,
                 masks=host["masks"][i][keep].astype(np.float32) if self.return_masks else None,
             ))
-        return result, host["masks"]
+        return result, host["masks"].argmax(axis=1).astype(np.int32)
+
+    def _components(self, host: dict, frames: list[Frame], with_depth: bool) -> tuple[list[Detections], np.ndarray]:
+        """Host-side split of slot regions into connected components, one Detections per frame."""
+        result, segs = [], []
+        grid = self.model.feature_grid
+        for i, frame in enumerate(frames):
+            masks = host["masks"][i]
+            winner = np.arange(len(masks))[:, None, None] == masks.argmax(axis=0)[None]     # (K, H, W), no ties
+            regions = winner & (masks >= self.cfg.mask_threshold)
+            min_pixels = max(1, int(self.cfg.min_area_frac * masks.shape[1] * masks.shape[2]))
+            comp_masks, comp_regions, labels = split_components(masks, regions, min_pixels, self.cfg.max_parts)
+            segs.append(labels)
+            depth = torch.from_numpy(np.asarray(frame.depth, np.float32))[None] if with_depth else None
+            d = describe_regions(torch.from_numpy(comp_masks)[None], torch.from_numpy(comp_regions)[None],
+                                 torch.from_numpy(host["feats"][i])[None], grid, self.cfg, depth)
+            d = {k: v[0].numpy() for k, v in d.items()}
+            keep = d["scores"] >= self.cfg.score_threshold
+            result.append(Detections(
+                boxes=d["boxes"][keep], scores=d["scores"][keep], embeddings=d["embeddings"][keep],
+                centroids=d["centroids"][keep], areas=d["areas"][keep],
+                depths=d["depths"][keep] if with_depth else None,
+                masks=d["masks"][keep] if self.return_masks else None,
+            ))
+        return result, np.stack(segs)
 
 
 def load_detector(path: str | Path | None = None, device: str = "cpu", **overrides) -> ObjectDetector:

@@ -17,6 +17,7 @@ with ``confidence = clamp(2 * (mean_soft_mask_in_region - 0.5), 0, 1)``.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -49,7 +50,7 @@ def masks_from_logits(alpha: torch.Tensor, height: int, width: int, rgb: torch.T
 
 def hard_regions(masks: torch.Tensor, threshold: float) -> torch.Tensor:
     """(B, K, H, W) soft masks -> (B, K, H, W) bool: pixel is the slot's argmax and its mask >= threshold."""
-    winner = masks == masks.amax(dim=1, keepdim=True)                       # (B, K, H, W); ties have measure 0
+    winner = torch.zeros_like(masks, dtype=torch.bool).scatter_(1, masks.argmax(dim=1, keepdim=True), True)
     return winner & (masks >= threshold)
 
 
@@ -134,22 +135,18 @@ def pooled_embeddings(masks: torch.Tensor, feats: torch.Tensor, grid: int) -> to
     return F.normalize(pooled, dim=-1)                                              # (B, K, C)
 
 
-def run_head(alpha: torch.Tensor, feats: torch.Tensor, grid: int, height: int, width: int,
-             cfg: DetectorConfig, depth: torch.Tensor | None = None, rgb: torch.Tensor | None = None,
-             image: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """All per-slot quantities for B frames, on the device.
+def describe_regions(masks: torch.Tensor, regions: torch.Tensor, feats: torch.Tensor, grid: int,
+                     cfg: DetectorConfig, depth: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Per-region quantities of B frames (regions are slots, or components of them).
 
-    alpha (B, K, h, w) logits, feats (B, N, C), depth (B, H, W) or None, per-slot rgb (B, K, 3, h, w) and
-    image (B, 3, H, W) for mask refinement (used when cfg.refine_sigma > 0) ->
-    masks (B, K, H, W), boxes (B, K, 4), scores/areas (B, K), centroids (B, K, 2),
-    embeddings (B, K, C), depths (B, K) [absent without depth].
+    masks (B, R, H, W) soft, regions (B, R, H, W) bool, feats (B, N, C) -> boxes (B, R, 4),
+    scores/areas (B, R), centroids (B, R, 2), embeddings (B, R, C), depths (B, R).
     """
-    masks = masks_from_logits(alpha, height, width, rgb, image, cfg.refine_sigma)
-    regions = hard_regions(masks, cfg.mask_threshold)
-    area = regions.sum(dim=(2, 3)).float()                                          # (B, K)
+    height, width = masks.shape[-2:]
+    area = regions.sum(dim=(2, 3)).float()                                          # (B, R)
     ys = torch.arange(height, device=masks.device, dtype=torch.float32) + 0.5
     xs = torch.arange(width, device=masks.device, dtype=torch.float32) + 0.5
-    cx = (regions.sum(dim=2).float() * xs).sum(-1) / area.clamp(min=1.0)            # (B, K)
+    cx = (regions.sum(dim=2).float() * xs).sum(-1) / area.clamp(min=1.0)            # (B, R)
     cy = (regions.sum(dim=3).float() * ys).sum(-1) / area.clamp(min=1.0)
     boxes = boxes_from_regions(regions)
     out = {
@@ -165,3 +162,54 @@ def run_head(alpha: torch.Tensor, feats: torch.Tensor, grid: int, height: int, w
             f"depth must be (B, {height}, {width}), got {tuple(depth.shape)}")
         out["depths"] = masked_median_depth(depth.float(), regions)
     return out
+
+
+def run_head(alpha: torch.Tensor, feats: torch.Tensor, grid: int, height: int, width: int,
+             cfg: DetectorConfig, depth: torch.Tensor | None = None, rgb: torch.Tensor | None = None,
+             image: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """All per-slot quantities for B frames, on the device.
+
+    alpha (B, K, h, w) logits, feats (B, N, C), depth (B, H, W) or None, per-slot rgb (B, K, 3, h, w) and
+    image (B, 3, H, W) for mask refinement (used when cfg.refine_sigma > 0) ->
+    masks (B, K, H, W), boxes (B, K, 4), scores/areas (B, K), centroids (B, K, 2),
+    embeddings (B, K, C), depths (B, K) [absent without depth].
+    """
+    masks = masks_from_logits(alpha, height, width, rgb, image, cfg.refine_sigma)
+    return describe_regions(masks, hard_regions(masks, cfg.mask_threshold), feats, grid, cfg, depth)
+
+
+def split_components(masks: np.ndarray, regions: np.ndarray, min_pixels: int = 1,
+                     max_parts: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split each slot's region into 8-connected components (a slot may hold two separate objects).
+
+    A slot with more than ``max_parts`` components of at least ``min_pixels`` is a fragmented surface
+    (background texture): it stays one region, whose extent then marks it as background.
+
+    masks (K, H, W) soft, regions (K, H, W) bool -> component masks (R, H, W) (the slot's soft mask inside
+    the component), component regions (R, H, W) bool, and a label image (H, W) int32: component index on
+    region pixels, R + slot index elsewhere (the instance segmentation the detector reports).
+    """
+    from scipy import ndimage
+
+    k, h, w = masks.shape
+    comps, labels = [], np.zeros((h, w), np.int32)
+    winner = masks.argmax(axis=0)
+    structure = np.ones((3, 3), bool)
+    for slot in range(k):
+        lab, n = ndimage.label(regions[slot], structure=structure)
+        sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+        if n <= 1 or (sizes >= min_pixels).sum() > max_parts:
+            if n:
+                comps.append((slot, regions[slot]))
+            continue
+        for i in range(1, n + 1):
+            comps.append((slot, lab == i))
+    r = len(comps)
+    comp_regions = np.zeros((r, h, w), bool)
+    comp_masks = np.zeros((r, h, w), np.float32)
+    labels[:] = r + winner
+    for j, (slot, region) in enumerate(comps):
+        comp_regions[j] = region
+        comp_masks[j] = np.where(region, masks[slot], 0.0)
+        labels[region] = j
+    return comp_masks, comp_regions, labels

@@ -37,17 +37,18 @@ def adjusted_rand_index(labels_true: np.ndarray, labels_pred: np.ndarray) -> flo
     return float((sum_comb - expected) / (maximum - expected))
 
 
-def fg_ari(gt_ids: np.ndarray, masks: np.ndarray) -> float | None:
-    """ARI over visible-object pixels: gt instance ids (H, W) vs the argmax slot of soft masks (K, H, W).
+def fg_ari(gt_ids: np.ndarray, labels: np.ndarray) -> float | None:
+    """ARI over visible-object pixels: gt instance ids (H, W) vs predicted segment labels (H, W).
 
-    None when the frame has no visible object pixel (the score is undefined there).
+    Pass soft masks (K, H, W) to score their argmax. None when the frame has no visible object pixel.
     """
-    assert masks.ndim == 3 and masks.shape[1:] == gt_ids.shape, (
-        f"masks must be (K, H, W) matching gt {gt_ids.shape}, got {masks.shape}")
+    if labels.ndim == 3:
+        labels = labels.argmax(axis=0)
+    assert labels.shape == gt_ids.shape, f"labels must be (H, W) matching gt {gt_ids.shape}, got {labels.shape}"
     fg = gt_ids > 0
     if not fg.any():
         return None
-    return adjusted_rand_index(gt_ids[fg], masks.argmax(axis=0)[fg])
+    return adjusted_rand_index(gt_ids[fg], labels[fg])
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -85,7 +86,9 @@ def match_boxes(det: np.ndarray, gt: np.ndarray, gt_visibility: np.ndarray, iou_
             if iou[r, c] >= iou_thr:
                 matched_det[r], matched_gt[c] = c, r
     required = vis >= min_visibility
-    ignored_dets = (matched_det >= 0) & ~required[np.clip(matched_det, 0, None)] if len(det) else np.zeros(0, bool)
+    ignored_dets = np.zeros(len(det), bool)
+    hit = matched_det >= 0
+    ignored_dets[hit] = ~required[matched_det[hit]]
     return {
         "gt": int(required.sum()),
         "gt_found": int((required & (matched_gt >= 0)).sum()),
