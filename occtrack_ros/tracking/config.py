@@ -32,7 +32,8 @@ class TrackerConfig:
     existence_decay_frames: float = 60.0  # existence probability = exp(-frames_occluded / this)
     min_new_track_score: float = 0.5  # detections below this never start a track (they may still match)
     min_det_score: float = 0.1        # detections below this are ignored entirely
-    max_outside_frames: int = 0       # an unmatched track whose centre left the image is LOST after this
+    max_outside_frames: int = 0       # an unmatched track that is leaving the image is LOST after this
+    max_outside_fraction: float = 0.5  # "leaving": more than this share of its predicted box is off-image
     # Association.
     match_threshold: float = 0.3      # minimum association probability to accept a match
     gate_chi2: float = 16.0           # Mahalanobis gate on (cx, cy, w, h); widened with occlusion length

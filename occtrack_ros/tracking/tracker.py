@@ -396,12 +396,14 @@ class Tracker:
             t.memory = m
 
     def _outside_view(self) -> np.ndarray:
-        """(T,) whether each track's (predicted) box centre lies outside the image."""
+        """(T,) whether more than ``max_outside_fraction`` of each track's predicted box is off-image."""
         if self._image_size is None or not self.tracks:
             return np.zeros(len(self.tracks), bool)
         W, H = self._image_size
-        c = np.stack([t.x[:2] for t in self.tracks])
-        return (c[:, 0] < 0) | (c[:, 0] > W) | (c[:, 1] < 0) | (c[:, 1] > H)
+        b = cxcywh_to_xyxy(np.stack([t.x[:4] for t in self.tracks]))
+        inside = (np.clip(b[:, 2], 0, W) - np.clip(b[:, 0], 0, W)) * (np.clip(b[:, 3], 0, H) - np.clip(b[:, 1], 0, H))
+        area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9)
+        return inside / area < 1.0 - self.config.max_outside_fraction
 
     def _shift_coasting(self, matches: list, nodes: FrameNodes) -> None:
         """Move coasting image-space tracks by the common motion residual of the observed ones.
