@@ -44,7 +44,7 @@ def outputs(tmp_path_factory, ros_env):
         assert node.wait_for("tracking /camera/image_raw", 60), node.text()
         assert rec.wait_for("RECORDER ready", 30), rec.text()
         player = Proc([sys.executable, "-m", "occtrack_ros.ros.sequence_player", "--bag", str(seq / "bag"),
-                       "--rate", "30", "--lockstep", f"{NODE}/tracks"], env, tmp / "player.log")
+                       "--rate", "200", "--lockstep", f"{NODE}/tracks"], env, tmp / "player.log")
         assert player.wait_for("PLAYER done", 120), player.text()
         assert player.p.wait(timeout=30) == 0, player.text()
         player.stop()

@@ -225,8 +225,8 @@ def node_command(*params: str, name: str = "occtrack_tracker", detector: str = "
 
 
 def player_command(seq_dir: Path, *extra: str, lockstep: str = f"{NODE}/tracks") -> list[str]:
-    return [sys.executable, "-m", "occtrack_ros.ros.sequence_player", "--seq", str(seq_dir), "--rate", "30",
-            "--lockstep", lockstep, "--lockstep-timeout", "5", *extra]
+    return [sys.executable, "-m", "occtrack_ros.ros.sequence_player", "--seq", str(seq_dir), "--rate", "200",
+            "--lockstep", lockstep, "--lockstep-timeout", "20", *extra]
 
 
 def recorder_command(out: Path, node: str = NODE, idle: float = 2.5, everything: bool = False) -> list[str]:
