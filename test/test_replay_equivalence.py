@@ -2,7 +2,8 @@
 
 The same rosbag2 recording is (1) published over real DDS by the bag player to a tracker node
 whose ~/tracks are recorded by a third process, and (2) replayed offline. Both MOTChallenge
-files must be byte-identical. The detector is the test-only OracleDetector; the tracker is real.
+files must be byte-identical. Everything is real: the shipped detector weights (whose slot state
+carries across frames, so order and drops matter) and the tracker.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from test_ros_support import (
 from occtrack_ros.types import TrackState
 
 SEED = 21
-FRAMES = 80
+FRAMES = 60
 BAG_TOPICS = ("image_topic:=/camera/image_raw", "depth_topic:=/camera/depth/image_raw",
               "camera_info_topic:=/camera/camera_info", "odom_topic:=/odom")
 
@@ -38,7 +39,7 @@ def outputs(tmp_path_factory, ros_env):
     tmp = tmp_path_factory.mktemp("replay")
     seq = generate(tmp / "seq", SEED, FRAMES, bag=True)
     env = node_env(ros_env, seq)
-    node = Proc(node_command(*BAG_TOPICS), env, tmp / "node.log")
+    node = Proc(node_command(*BAG_TOPICS, detector=""), env, tmp / "node.log")
     rec = Proc(recorder_command(tmp / "rec.jsonl"), env, tmp / "rec.log")
     try:
         assert node.wait_for("tracking /camera/image_raw", 60), node.text()
@@ -54,8 +55,8 @@ def outputs(tmp_path_factory, ros_env):
         node.stop()
     replay = subprocess.run(
         [sys.executable, "-m", "occtrack_ros.cli", "replay", "--bag", str(seq / "bag"), "--out", str(tmp / "out"),
-         "--params", str(REPO / "config" / "occtrack.yaml"), "--set", "detector_plugin=test_ros_support:"
-         "make_oracle_detector", "--threads", "1", "--quiet"], env=env, capture_output=True, text=True, timeout=180)
+         "--params", str(REPO / "config" / "occtrack.yaml"), "--threads", "1", "--quiet"],
+        env=env, capture_output=True, text=True, timeout=180)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     return {"seq": seq, "tmp": tmp, "records": read_records(tmp / "rec.jsonl")[0], "player": player.text(),
             "replay_log": replay.stdout + replay.stderr}
@@ -82,7 +83,7 @@ def test_live_and_offline_tracks_are_identical(outputs):
     write_results(outputs["tmp"] / "live.txt", live_rows(outputs))
     live = (outputs["tmp"] / "live.txt").read_text()
     offline = (outputs["tmp"] / "out" / "tracks.txt").read_text()
-    assert live.count("\n") > FRAMES, "expected several tracked objects per frame"
+    assert live.count("\n") > FRAMES // 2, "expected tracked objects in most frames"
     assert live == offline
 
 

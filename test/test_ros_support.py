@@ -215,8 +215,10 @@ def node_env(ros_env: dict, seq_dir: Path | None = None) -> dict:
 def node_command(*params: str, name: str = "occtrack_tracker", detector: str = "make_oracle_detector") -> list[str]:
     args = [sys.executable, "-m", "occtrack_ros.ros.tracker_node", "--ros-args",
             "--params-file", str(REPO / "config" / "occtrack.yaml"),
-            "-p", f"detector_plugin:=test_ros_support:{detector}", "-p", "qos_reliability:=reliable",
+            "-p", "qos_reliability:=reliable",
             "-p", "diagnostics_period:=1.0", "-p", "threads:=1"]
+    if detector:  # '' = the learned detector with the shipped weights
+        args += ["-p", f"detector_plugin:=test_ros_support:{detector}"]
     for p in params:
         args += ["-p", p]
     if name != "occtrack_tracker":
