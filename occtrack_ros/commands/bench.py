@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads for every section (0 = torch's "
                         "default, all cores); 1 gives the per-core cost on a shared machine")
     parser.add_argument("--frames", type=int, default=None, help="frames of occlusion-1000 timed through the "
-                        "pipeline (default: all 200; 80 with --quick)")
+                        "pipeline (default 100; 40 with --quick)")
     parser.add_argument("--detector-weights", default="", help="detector checkpoint instead of the shipped one")
     parser.add_argument("--tracker-weights", default="", help="tracker checkpoint instead of the shipped one")
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out: pipeline, detector, "
@@ -450,7 +450,7 @@ def run(args) -> int:
         print(f"occtrack bench: unknown --skip section(s) {sorted(unknown)}", file=sys.stderr)
         return 2
     seeds = SEEDS_QUICK if args.quick else SEEDS_FULL
-    frames = args.frames or (80 if args.quick else 200)
+    frames = args.frames or (40 if args.quick else 100)
     report = {"machine": machine_info(threads), "quick": bool(args.quick),
               "data": f"held-out occlusion seeds {seeds} (accuracy{', --quick' if args.quick else ''}); "
                       "occlusion-1000 (latency, node)",
@@ -519,8 +519,11 @@ def run(args) -> int:
             for name, value in (("detector_weights", args.detector_weights), ("tracker_weights", args.tracker_weights)):
                 if value:
                     extra += ["--param", f"{name}:={Path(value).resolve()}"]
-            text = _occtrack(["bench-node", "--seq", str(seq_dir), "--frames", "40" if args.quick else "100",
-                              "--rate", "5", "--threads", str(threads), *extra], timeout=600)
+            # Publish at half the pipeline's measured rate (at most 5 Hz), so the node drops no frame.
+            fps = (report.get("pipeline", {}).get("cpu") or {}).get("fps") or 4.0
+            rate = round(min(5.0, 0.5 * fps), 2)
+            text = _occtrack(["bench-node", "--seq", str(seq_dir), "--frames", "30" if args.quick else "60",
+                              "--rate", str(rate), "--threads", str(threads), *extra], timeout=600)
             return parse_bench_node(text)
         report["node"] = section("node overhead", node)
     # Largest resident set of any finished subprocess (the node, the baselines, the benches it started).
