@@ -301,10 +301,11 @@ def run(args) -> int:
         return 1
     (out / "tracks.json").write_text(json.dumps(records) + "\n")
     rows = mot_rows(records, frames)
+    warnings = []
     if rows.shape[0] == 0:
-        print("occtrack demo: WARNING: the node published no confirmed or occluded track in any frame: the "
-              f"detector ({args.detector_weights or 'shipped weights'}) found nothing above score_threshold",
-              file=sys.stderr, flush=True)
+        warnings.append("the node published no confirmed or occluded track in any frame: the detector "
+                        f"({args.detector_weights or 'shipped weights'}) found nothing above score_threshold")
+        print(f"occtrack demo: WARNING: {warnings[-1]}", file=sys.stderr, flush=True)
     mot_io.write_results(out / "tracks.txt", rows)
 
     print("[3/5] metrics of the live tracks against the ground truth", flush=True)
@@ -368,6 +369,7 @@ def run(args) -> int:
                                               "tracker": args.tracker_weights or "shipped"},
         "extra_params": list(args.param),
         "metrics": {k: live.get(k) for k in HEADLINE}, "live_equals_replay": True,
+        "track_rows": len(live_lines), "warnings": warnings,
         "episodes": len(outcomes), "episodes_judged": sum(o.judged for o in outcomes),
         "episodes_recovered": sum(o.recovered for o in outcomes),
         "contact_sheet": None if chosen is None else {

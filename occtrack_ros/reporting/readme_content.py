@@ -27,6 +27,7 @@ def demo_section(demo_dir: str | Path, image: str = "docs/contact_sheet.png") ->
              + "".join(f", `{p}`" for p in summary.get("extra_params", []))
              + "). `occtrack replay` on the same bag gave "
              f"{'identical' if summary['live_equals_replay'] else 'DIFFERENT'} tracks and metrics.", "",
+             *[line for w in summary.get("warnings", []) for line in (f"**Warning:** {w}.", "")],
              format_markdown({"live node": metrics}), "",
              f"Full-occlusion episodes in the ground truth: {summary['episodes']}, judged for recovery: "
              f"{summary['episodes_judged']}, recovered with the same id: {summary['episodes_recovered']}.", ""]
