@@ -69,9 +69,9 @@ def add_arguments(p) -> None:
     run.add_argument("--check-every", type=int, default=50, help="iterations between collapse checks/log lines")
     run.add_argument("--collapse-depth-cv", type=float, default=0.05,
                      help="depth std/mean below which depth counts as collapsed (flat)")
-    run.add_argument("--collapse-trans-ratio", type=float, default=2e-4,
-                     help="|translation| / median depth below which pose counts as collapsed; lower it for "
-                     "data whose camera moves less than ~1e-3 median depths per frame")
+    run.add_argument("--collapse-trans-ratio", type=float, default=5e-4,
+                     help="|translation| / median depth below which pose counts as collapsed (a quarter of the "
+                     "occlusion preset's mean motion per sample); lower it for slower cameras")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--resume", action="store_true", help="continue from RUN_DIR/state.pt")
     run.add_argument("--init", default=None,
