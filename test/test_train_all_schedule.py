@@ -104,3 +104,19 @@ def test_held_out_seeds_are_refused_as_training_data(tmp_path, capsys):
     assert cli_main(["train", "all", "--data", str(seq), "--out", str(tmp_path / "run"), "--stages",
                      "detector"]) == 2
     assert "seed 1003 is a held-out evaluation seed" in capsys.readouterr().err
+
+
+def test_a_later_process_picks_the_gnn_not_the_adapters_resume_state(tmp_path):
+    """The frozen-detector adapter keeps resume state in tracker/checkpoint.pt and the GNN in tracker.pt."""
+    import argparse
+
+    from occtrack_ros.training.all import _tracker_input
+    from occtrack_ros.training.run_dir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    (run.stage_dir("tracker") / "checkpoint.pt").write_bytes(b"resume state")
+    (run.path / "tracker" / "tracker.pt").write_bytes(b"gnn")
+    args = argparse.Namespace(init_tracker=None)
+    assert _tracker_input(args, run, None) == run.path / "tracker" / "tracker.pt"
+    (run.path / "tracker" / "tracker.pt").unlink()   # the tracker stage itself writes only checkpoint.pt
+    assert _tracker_input(args, run, None) == run.path / "tracker" / "checkpoint.pt"

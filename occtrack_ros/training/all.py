@@ -599,7 +599,7 @@ def schedule(args) -> int:
     det_final = _latest(run, ["joint/detector.pt", "detector/detector.pt"])
     if det_final is None and args.init_detector:
         det_final = _require_detector(args, det_path)
-    trk_final = _latest(run, ["joint/tracker.pt", "tracker/checkpoint.pt", "tracker/tracker.pt"])
+    trk_final = _latest(run, ["joint/tracker.pt", "tracker/tracker.pt", "tracker/checkpoint.pt"])
     if trk_final is None:
         trk_final = _tracker_input(args, run, None)
     if det_final is None or trk_final is None:
@@ -625,7 +625,7 @@ def schedule(args) -> int:
     pre_det = _latest(run, ["detector/detector.pt"])
     if pre_det is None and args.init_detector:
         pre_det = _require_detector(args, det_path)
-    pre_trk = _latest(run, ["tracker/checkpoint.pt", "tracker/tracker.pt"]) or _tracker_input(args, run, None)
+    pre_trk = _latest(run, ["tracker/tracker.pt", "tracker/checkpoint.pt"]) or _tracker_input(args, run, None)
     if args.compare and det_final != pre_det and pre_det is not None and pre_trk is not None:
         variants.append(("stages_only", pre_det, pre_trk))
     for name, dirs, start in eval_sets:
@@ -666,11 +666,13 @@ def _require_detector(args, det_path: Path) -> Path:
 
 
 def _tracker_input(args, run, trk_path: Path | None) -> Path | None:
+    # tracker.pt first: the frozen-detector adapter writes the GNN there and keeps its resume state in
+    # checkpoint.pt, while the tracker stage writes the GNN to checkpoint.pt.
     from occtrack_ros.tracking import DEFAULT_WEIGHTS
 
     if trk_path is not None and trk_path.is_file():
         return trk_path
-    found = _latest(run, ["tracker/checkpoint.pt", "tracker/tracker.pt"])
+    found = _latest(run, ["tracker/tracker.pt", "tracker/checkpoint.pt"])
     if found is not None:
         return found
     if args.init_tracker:
