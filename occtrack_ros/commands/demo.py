@@ -34,7 +34,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads in the node and in the replay (0 = torch's default, all cores). "
                         "Default 1: the node shares the CPU with the player and recorder, and on a busy machine "
-                        "torch's spinning threads made a frame ~30x slower (1.3 s instead of 40 ms on 2 cores)")
+                        "all cores made `occtrack replay` 20-40x slower (1.3-2.5 s per frame instead of 63 ms on 2 "
+                        "cores)")
     parser.add_argument("--timeout", type=float, default=480.0, help="seconds the live run may take in all")
 
 
