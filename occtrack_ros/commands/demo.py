@@ -388,9 +388,10 @@ def run(args) -> int:
     print(f"  HOTA {100 * m['HOTA']:.1f}  IDF1 {100 * m['IDF1']:.1f}  MOTA {100 * m['MOTA']:.1f}  IDSW {m['IDSW']}  "
           f"occlusion recovery {summary['episodes_recovered']}/{summary['episodes_judged']} judged episodes")
     if chosen is not None:
-        kept = "kept" if chosen.recovered else "NOT kept"
+        kept = ("no track on it before" if chosen.pre_id is None else
+                f"track id {chosen.pre_id} " + ("kept" if chosen.recovered else "NOT kept"))
         print(f"  contact sheet: gt object {chosen.episode.object_id} hidden for {chosen.episode.length} frames "
-              f"({chosen.episode.start}-{chosen.episode.end}); track id {chosen.pre_id} {kept}")
+              f"({chosen.episode.start}-{chosen.episode.end}); {kept}")
     print(f"  look at: {out / 'contact_sheet.png'}, {out / 'states.png'}, {out / 'overlay.mp4'}, "
           f"{out / 'metrics.md'}")
     print("  README: scripts/update_readme.py puts this summary and the contact sheet into README.md")

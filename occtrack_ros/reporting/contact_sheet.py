@@ -124,14 +124,15 @@ def write_contact_sheet(path: str | Path, outcome: EpisodeOutcome, image_of: Cal
         objects = objects_of(f)
         tile = draw_tracks(image_of(f), objects, scale)
         mine = next((o for o in objects if tid is not None and int(o["id"]) == tid), None)
-        state = TrackState(int(mine["state"])).name if mine is not None else "no track"
+        state = TrackState(int(mine["state"])).name if mine is not None else "no track here"
         vis = visibility_of(f)
         where = ("before" if f < ep.start else "HIDDEN" if f <= ep.end else "after")
         caption = np.full((CAPTION_HEIGHT, tile.shape[1], 3), 255, np.uint8)
         cv2.putText(caption, f"frame {f} ({where})", (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
                     cv2.LINE_AA)
         vis_text = "out of view" if vis is None else f"gt vis {vis:.2f}"
-        cv2.putText(caption, f"id {tid}: {state}; {vis_text}", (4, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.42,
+        who = f"id {tid}: {state}" if tid is not None else "no track on this object"
+        cv2.putText(caption, f"{who}; {vis_text}", (4, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.42,
                     (0, 0, 0), 1, cv2.LINE_AA)
         tiles.append(np.concatenate([tile, caption], axis=0))
     th, tw = tiles[0].shape[:2]
@@ -142,9 +143,11 @@ def write_contact_sheet(path: str | Path, outcome: EpisodeOutcome, image_of: Cal
         r, c = divmod(k, columns)
         y, x = TITLE_HEIGHT + r * (th + pad), c * (tw + pad)
         grid[y:y + th, x:x + tw] = tile
-    status = "kept" if outcome.recovered else "NOT kept"
-    title = (f"gt object {ep.object_id} fully hidden for {ep.length} frames ({ep.start}-{ep.end}); "
-             f"track id {tid} {status}")
+    if tid is None:
+        status = "no track on it before the occlusion"
+    else:
+        status = f"track id {tid} " + ("kept" if outcome.recovered else "NOT kept")
+    title = f"gt object {ep.object_id} fully hidden for {ep.length} frames ({ep.start}-{ep.end}); {status}"
     cv2.putText(grid, title, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(grid, "solid box: observed; translucent dashed box: ghost (predicted while hidden)", (4, 36),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.42, (60, 60, 60), 1, cv2.LINE_AA)

@@ -32,9 +32,12 @@ def demo_section(demo_dir: str | Path, image: str = "docs/contact_sheet.png") ->
              f"Full-occlusion episodes in the ground truth: {summary['episodes']}, judged for recovery: "
              f"{summary['episodes_judged']}, recovered with the same id: {summary['episodes_recovered']}.", ""]
     if sheet is not None:
-        kept = "keeps its id" if sheet["recovered"] else "does NOT keep its id"
+        if sheet["track_id"] is None:
+            kept = "the tracker had no track on it before the occlusion"
+        else:
+            kept = f"track {sheet['track_id']} " + ("keeps its id" if sheet["recovered"] else "does NOT keep its id")
         lines += [f"Object {sheet['gt_object']} is fully hidden in frames {sheet['hidden'][0]}-{sheet['hidden'][1]}; "
-                  f"track {sheet['track_id']} {kept} (tiles: frames {', '.join(map(str, sheet['frames']))}; dashed "
+                  f"{kept} (tiles: frames {', '.join(map(str, sheet['frames']))}; dashed "
                   "translucent box = the ghost predicted while hidden):", "",
                   f"![contact sheet]({image})"]
     return "\n".join(lines)
