@@ -51,6 +51,27 @@ def test_gnn_shapes_and_adjacency():
               torch.zeros(T, N, EDGE_FEATURES), torch.zeros(N, N, SPATIAL_FEATURES))
 
 
+def test_numpy_fast_path_matches_torch():
+    from occtrack_ros.tracking.gnn_numpy import NumpySceneGraphGNN
+
+    torch.manual_seed(0)
+    model = SceneGraphGNN(GNNConfig(hidden=16, rounds=2)).eval()
+    fast = NumpySceneGraphGNN(model)
+    rng = np.random.default_rng(0)
+    T, N = 4, 6
+    args = [rng.normal(size=s).astype(np.float32) for s in
+            [(T, TRACK_FEATURES), (T, 16), (N, DET_FEATURES), (T, N, EDGE_FEATURES), (N, N, SPATIAL_FEATURES)]]
+    with torch.no_grad():
+        ref = model(*[torch.from_numpy(a) for a in args]).numpy()
+        hist = rng.normal(size=(T, 5, DET_FEATURES)).astype(np.float32)
+        hist[:, :2] = 0.0   # front padding
+        mem_ref = model.memory_from_history(torch.from_numpy(hist)).numpy()
+        adj_ref = model.soft_adjacency(torch.from_numpy(args[4])).numpy()
+    np.testing.assert_allclose(fast.forward(*args), ref, atol=1e-4)
+    np.testing.assert_allclose(fast.memory_from_history(hist), mem_ref, atol=1e-5)
+    np.testing.assert_allclose(fast.soft_adjacency(args[4]), adj_ref, atol=1e-5)
+
+
 def test_checkpoint_round_trip_and_refusals(tmp_path):
     cfg = TrackerConfig(gnn=GNNConfig(hidden=16))
     model = SceneGraphGNN(cfg.gnn)

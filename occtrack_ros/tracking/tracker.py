@@ -35,8 +35,12 @@ class Tracker:
         self.config = config or TrackerConfig()
         self.config.validate()
         self.model = model            # SceneGraphGNN or None (motion-only association)
+        self._gnn = None              # its numpy twin: the per-frame fast path
         if model is not None:
+            from occtrack_ros.tracking.gnn_numpy import NumpySceneGraphGNN
+
             model.eval()
+            self._gnn = NumpySceneGraphGNN(model)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -284,18 +288,12 @@ class Tracker:
         return np.where(gate, prob, 0.0)
 
     def _learned_probability(self, graph: dict) -> np.ndarray:
-        import torch
-
         tr = self.tracks
         H = self.model.config.hidden
         mem = np.stack([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tr])
-        with torch.inference_mode():
-            logits = self.model(
-                torch.from_numpy(graph["track"]), torch.from_numpy(mem.astype(np.float32)),
-                torch.from_numpy(self._det_obs(graph["det"], None)),
-                torch.from_numpy(graph["edge"]), torch.from_numpy(graph["spatial"]),
-            )
-        return 1.0 / (1.0 + np.exp(-logits.numpy().astype(np.float64)))
+        logits = self._gnn.forward(graph["track"], mem.astype(np.float32), self._det_obs(graph["det"], None),
+                                   graph["edge"], graph["spatial"])
+        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
     def _det_obs(self, det_feat: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
         E = self.model.config.embed_dim if self.model is not None else 0
@@ -381,7 +379,6 @@ class Tracker:
     def _update_memory(self, tracks: list[TrackRecord], det_idx: np.ndarray, nodes: FrameNodes) -> None:
         if self.model is None or not tracks:
             return
-        import torch
 
         L = self.model.config.history
         obs = self._det_obs(det_features(nodes)[det_idx], None if nodes.embeddings is None
@@ -390,8 +387,7 @@ class Tracker:
         for k, t in enumerate(tracks):
             t.obs_history = (t.obs_history + [obs[k]])[-L:]
             hist[k, L - len(t.obs_history):] = np.stack(t.obs_history)
-        with torch.inference_mode():
-            new = self.model.memory_from_history(torch.from_numpy(hist)).numpy()
+        new = self._gnn.memory_from_history(hist)
         for t, m in zip(tracks, new):
             t.memory = m
 
@@ -497,11 +493,8 @@ class Tracker:
         depths = None
         if all(t.x3 is not None for t in tr):
             depths = np.array([(t.depth if t.depth is not None else 1.0) for t in tr])
-        if self.model is not None:
-            import torch
-
-            with torch.inference_mode():
-                adj = self.model.soft_adjacency(torch.from_numpy(spatial_features(boxes, depths))).numpy()
+        if self._gnn is not None:
+            adj = self._gnn.soft_adjacency(spatial_features(boxes, depths))
         else:
             c = 0.5 * (boxes[:, :2] + boxes[:, 2:])
             size = np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0))
