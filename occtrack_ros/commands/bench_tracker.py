@@ -52,7 +52,13 @@ def run(args) -> int:
         weights = "none"
     modes = [("ours (motion only)", "none")] + ([("ours (learned GNN)", weights)] if weights != "none" else [])
     image = np.zeros((720, 1280, 3), np.uint8)
-    print(f"threads={args.threads} frames={args.frames} (median / p95 per step, ms)")
+    import os
+
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    print(f"threads={args.threads} OPENBLAS_NUM_THREADS={blas} frames={args.frames} (median / p95 per step, ms)")
+    if blas == "unset":
+        print("note: numpy's BLAS may spread even small products over all cores; on a busy machine run with "
+              "OPENBLAS_NUM_THREADS=1")
     print(f"{'objects':>7s}  " + "  ".join(f"{m:>24s}" for m, _ in modes) + f"  {'SORT (trackers pkg)':>24s}")
     for n in counts:
         boxes, keep = _scene(n, args.frames, args.seed)
