@@ -61,12 +61,12 @@ def plot_states(path: str | Path, ids: list[int], timeline: np.ndarray, title: s
     handles = [h for code, h in entries.items() if (timeline == code).any()]   # only what the plot shows
     if highlight is not None:
         handles.append(Patch(fill=False, edgecolor="black", linestyle="--", label="gt full occlusion"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(ids) > 3 else -0.3),
-              ncol=max(len(handles), 1), frameon=False, fontsize=8)
+    fig.legend(handles=handles, loc="lower center", ncol=max(len(handles), 1), frameon=False, fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    legend_space = 0.3 / fig.get_size_inches()[1]   # ~0.3 inch under the axes for the legend row
+    fig.tight_layout(rect=(0.0, legend_space, 1.0, 1.0))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
