@@ -43,7 +43,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--trackers", default="sort,bytetrack,ocsort,ours",
                         help="comma-separated; 'ours' is skipped with a note when occtrack_ros.tracking.make_tracker "
                         "is not importable")
-    parser.add_argument("--ours-weights", default=None, help="tracker weights for 'ours' (default: shipped)")
+    parser.add_argument("--ours-weights", default="default",
+                        help="tracker weights for 'ours': 'default' (shipped), a path, or 'none' (motion only)")
     parser.add_argument("--corrupt-seed", type=int, default=None, help="corruption seed for sequences whose "
                         "gt3d.json has no seed (default: error); also overrides it when given")
     parser.add_argument("--occluded", choices=("auto", "ignore", "count"), default="auto",

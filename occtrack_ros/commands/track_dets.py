@@ -12,9 +12,9 @@ def add_arguments(p) -> None:
                    help="seqinfo.ini (or its folder) for frame rate, length and image size; without it the frame "
                         "rate is --fps and the sequence ends at the last detection")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate when there is no --seqinfo")
-    p.add_argument("--weights", default=None,
-                   help="tracker checkpoint (`occtrack train tracker`), 'default' for the shipped one; "
-                        "omit for motion-only association")
+    p.add_argument("--weights", default="default",
+                   help="tracker checkpoint (`occtrack train tracker`); 'default' (the shipped GNN) unless you "
+                        "trained your own; 'none' for motion-only association")
     p.add_argument("--poses", default=None,
                    help="optional poses.txt (frame tx ty tz qx qy qz qw, T_world_cam) to compensate camera "
                         "rotation; needs image size from --seqinfo or a camera.json next to it")
@@ -52,7 +52,7 @@ def run(args) -> int:
     poses = read_poses(args.poses) if args.poses else {}
     if poses and intr is None:
         raise ValueError("--poses needs the image size: give --seqinfo or put camera.json next to poses.txt")
-    if args.weights:
+    if args.weights and args.weights.lower() != "none":
         tracker = make_tracker(None, args.weights)
         tracker.config.fps = fps
     else:

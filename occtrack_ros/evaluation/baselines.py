@@ -105,7 +105,7 @@ def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses) -> 
 
     if intrinsics is None and image_size is not None and None not in image_size:
         intrinsics = CameraIntrinsics.default_for(int(image_size[0]), int(image_size[1]))
-    if weights:
+    if weights and weights.lower() != "none":
         tracker = make_tracker(None, weights)
         tracker.config.fps = frame_rate
     else:
