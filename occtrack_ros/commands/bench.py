@@ -13,6 +13,7 @@ DESCRIPTION = (
     "A section that fails is recorded with its error and makes the exit status 1."
 )
 
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 STAGES = ("backbone", "slots", "decoder", "head", "scene_graph", "gnn", "assignment")
 SEEDS_FULL, SEEDS_QUICK = "1000-1009", "1000-1002"
 
@@ -67,6 +68,7 @@ def machine_info(threads: int) -> dict:
         else os.cpu_count(), "load_average_1m_at_start": round(os.getloadavg()[0], 2),
         "torch": torch.__version__, "torch_threads": torch.get_num_threads() if threads <= 0 else threads,
         "python": platform.python_version(), "cuda_device": cuda, "git_revision": rev,
+        "blas_threads": {v: os.environ.get(v, "unset") for v in BLAS_THREAD_VARS},
     }
 
 
@@ -293,7 +295,9 @@ def parse_bench_tracker(text: str) -> dict:
     if head is None:
         raise ValueError(f"no table header ('objects ...') in bench-tracker output:\n{text}")
     columns = re.split(r"\s{2,}", lines[head].strip())[1:]
-    setting = re.search(r"threads=(\d+) frames=(\d+)", text)
+    threads = re.search(r"\bthreads=(\d+)", text)
+    frames = re.search(r"\bframes=(\d+)", text)
+    notes = [line.strip()[len("note:"):].strip() for line in lines[:head] if line.strip().startswith("note:")]
     rows = {}
     for line in lines[head + 1:]:
         cells = re.findall(r"(\d+\.\d+)\s*/\s*(\d+\.\d+)", line)
@@ -305,8 +309,8 @@ def parse_bench_tracker(text: str) -> dict:
         rows[int(count.group(1))] = {c: (float(m), float(p)) for c, (m, p) in zip(columns, cells)}
     if not rows:
         raise ValueError(f"no rows in bench-tracker output:\n{text}")
-    return {"threads": int(setting.group(1)) if setting else None, "frames": int(setting.group(2)) if setting else None,
-            "columns": columns, "rows": rows}
+    return {"threads": int(threads.group(1)) if threads else None, "frames": int(frames.group(1)) if frames else None,
+            "columns": columns, "rows": rows, "notes": notes}
 
 
 def parse_bench_node(text: str) -> dict:
@@ -326,10 +330,11 @@ def bench_markdown(report: dict) -> str:
     from occtrack_ros.reporting.tables import markdown_table
 
     m = report["machine"]
+    blas = " ".join(f"{k}={v}" for k, v in m.get("blas_threads", {}).items())
     lines = ["# occtrack bench", "",
              f"{m['date']} on {m['cpu']} ({m['cores_usable']} usable of {m['cores']} cores, "
              f"load {m['load_average_1m_at_start']} at start), torch {m['torch']} with {m['torch_threads']} threads, "
-             f"git {m['git_revision']}; "
+             f"git {m['git_revision']}; {blas}; "
              f"CUDA: {m['cuda_device'] or 'not available'}. Load at the end: {report.get('load_average_1m_at_end')} "
              f"(a shared machine: p50 is the steadier number). Total {report.get('wall_s')} s. "
              f"Data: {report['data']}. Weights: detector {report['weights']['detector']}, tracker "
@@ -389,6 +394,7 @@ def bench_markdown(report: dict) -> str:
             lines += [f"`occtrack bench-tracker`: boxes of bouncing objects, 5% dropouts, {trk['frames']} frames "
                       f"(20 warm-up), {trk['threads']} torch thread(s).", "",
                       markdown_table(["objects"] + trk["columns"], rows, "r" * (1 + len(trk["columns"]))), ""]
+            lines += [f"Note (bench-tracker): {n}" for n in trk.get("notes", [])] + ([""] if trk.get("notes") else [])
 
     node = report.get("node")
     if node is not None:
@@ -434,6 +440,11 @@ def run(args) -> int:
     import traceback
     from pathlib import Path
 
+    if args.threads > 0:
+        # numpy's BLAS reads these once, at load: set them before torch/numpy are imported here and in
+        # every subprocess, so --threads bounds all the math (not only torch's).
+        for var in BLAS_THREAD_VARS:
+            os.environ.setdefault(var, str(args.threads))
     import torch
 
     from occtrack_ros.evaluation.report import write_json
