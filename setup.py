@@ -10,6 +10,8 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
         (f"share/{package_name}", ["package.xml"]),
+        (f"share/{package_name}/launch", ["launch/occtrack.launch.py", "launch/replay.launch.py"]),
+        (f"share/{package_name}/config", ["config/occtrack.yaml", "config/occtrack.rviz"]),
     ],
     package_data={package_name: ["weights/*.pt", "weights/*.md"]},
     python_requires=">=3.10",

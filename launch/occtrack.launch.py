@@ -3,13 +3,12 @@
 ros2 launch occtrack_ros occtrack.launch.py image:=/camera/color/image_raw \
     depth:=/camera/aligned_depth_to_color/image_raw camera_info:=/camera/color/camera_info odom:=/odom
 """
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
-
-from launch import LaunchDescription
 
 
 def generate_launch_description():
