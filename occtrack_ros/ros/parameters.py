@@ -79,9 +79,9 @@ PARAMETERS: tuple[Param, ...] = (
     Param("tracker_plugin", "", "advanced: 'module:callable' returning an object with the Tracker interface "
           "(step, predict, correct, reset), used instead of the learned tracker.", _plugin),
     # Thresholds.
-    Param("score_threshold", 0.5, "detections with a lower score are not passed to the tracker (on top of the "
-          "detector's own threshold stored with its weights). Raise it if clutter starts tracks, lower it if "
-          "objects are missed.", _unit, read_only=False),
+    Param("score_threshold", 0.0, "detections with a lower score are not passed to the tracker, on top of the "
+          "detector's own threshold stored with its weights (0: that threshold alone; chosen on training seeds "
+          "24-26). Raise it if clutter starts tracks.", _unit, read_only=False),
     Param("max_occlusion_age", 90, "frames an unobserved confirmed track is kept (OCCLUDED, drawn as a ghost) "
           "before it is LOST. Raise it for long occlusions at a high frame rate.", _non_negative),
     # Topics (relative names, remappable as usual).
