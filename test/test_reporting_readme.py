@@ -146,7 +146,9 @@ def test_update_readme_script(tmp_path):
     assert "### Pipeline" in text and "# occtrack bench" not in text
     for heading in ("## Benchmarks", "## Topics", "## Parameters", "## Messages"):
         assert text.count(heading) == 1
-    assert "| `score_threshold` | `0.5` |" in text
+    from occtrack_ros.ros.parameters import BY_NAME  # the table is generated from the parameter declarations
+
+    assert f"| `score_threshold` | `{BY_NAME['score_threshold'].default}` |" in text
     assert (tmp_path / "docs" / "contact_sheet.png").read_bytes() == (demo / "contact_sheet.png").read_bytes()
     # A second run changes nothing; --check agrees.
     assert update_readme.update(readme, demo, bench, tmp_path / "docs") and readme.read_text() == text
