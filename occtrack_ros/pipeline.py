@@ -28,6 +28,7 @@ class PipelineConfig:
     """What the pipeline is built from; the node fills it from its ROS parameters."""
 
     device: str = "cpu"
+    bundle: str | None = None             # `occtrack train all` RUN/bundle: fills the *_weights left None
     detector_weights: str | None = None   # None = shipped default weights
     tracker_weights: str | None = None    # None = shipped default weights (boxes-only tracker if absent)
     depth_weights: str | None = None
@@ -43,7 +44,7 @@ class PipelineConfig:
             raise ValueError(f"PipelineConfig.depth_source must be one of {DEPTH_SOURCES}, got {self.depth_source!r}")
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ValueError(f"PipelineConfig.score_threshold must be in [0, 1], got {self.score_threshold}")
-        for name in ("detector_weights", "tracker_weights", "depth_weights"):
+        for name in ("bundle", "detector_weights", "tracker_weights", "depth_weights"):
             if getattr(self, name) == "":
                 setattr(self, name, None)
 
@@ -109,6 +110,8 @@ class Pipeline:
         self.config = config or PipelineConfig()
         cfg = self.config
         self.notes: list[str] = []  # things the caller should log once (fallbacks taken)
+        if cfg.bundle:
+            self._apply_bundle(cfg)
         for name in ("detector_weights", "tracker_weights", "depth_weights"):
             _check_weights(getattr(cfg, name), name.split("_")[0])
         self.detector = detector if detector is not None else self._make_detector()
@@ -117,6 +120,19 @@ class Pipeline:
         self._prev: Frame | None = None
 
     # Construction ---------------------------------------------------------------------------
+    def _apply_bundle(self, cfg: PipelineConfig) -> None:
+        """Take every weights path not set explicitly from the bundle; a bad bundle names its file."""
+        from occtrack_ros.training.bundle import BundleError, load_bundle
+
+        try:
+            parts = load_bundle(cfg.bundle)["pipeline"]
+        except BundleError as exc:
+            raise ComponentUnavailable(str(exc)) from exc
+        for name in ("detector_weights", "tracker_weights", "depth_weights"):
+            if getattr(cfg, name) is None and parts.get(name):
+                setattr(cfg, name, parts[name])
+        self.notes.append(f"weights from bundle {cfg.bundle}")
+
     def _make_detector(self):
         cfg = self.config
         if cfg.detector_plugin:
@@ -142,10 +158,8 @@ class Pipeline:
         overrides = dict(cfg.tracker_overrides)
         if cfg.max_occlusion_age is not None:
             overrides["max_occluded_frames"] = int(cfg.max_occlusion_age)
-        tracker_config = None
-        if overrides:
-            config_module = _import("occtrack_ros.tracking.config", "tracker configuration")
-            tracker_config = config_module.TrackerConfig.from_dict(overrides)
+        # A dict changes only these fields, on top of the config stored with the weights.
+        tracker_config = overrides or None
         weights = cfg.tracker_weights
         if weights is None:
             # The tracker's own convention: None = motion-only association, "default" = shipped GNN.

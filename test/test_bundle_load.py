@@ -99,3 +99,23 @@ def test_incomplete_or_foreign_bundles_are_refused(weights, tmp_path):
         load_bundle(out2)
     with pytest.raises(BundleError, match="do not exist"):
         write_bundle(tmp_path / "d", tmp_path / "none.pt", weights / "trk.pt")
+
+
+def test_node_parameter_bundle_fills_the_weights_and_names_a_broken_file(weights, tmp_path):
+    """The node and `occtrack replay` load a trained system with one parameter: bundle."""
+    from occtrack_ros.pipeline import ComponentUnavailable, Pipeline
+    from occtrack_ros.ros import parameters as P
+
+    out = write_bundle(tmp_path / "b", weights / "det.pt", weights / "trk.pt", weights / "dp.pt")
+    values = {**P.defaults(), "bundle": str(out), "depth_source": "learned"}
+    pipe = Pipeline(P.pipeline_config(values))
+    parts = load_bundle(out)["pipeline"]
+    for name in ("detector_weights", "tracker_weights", "depth_weights"):
+        assert getattr(pipe.config, name) == parts[name]
+    # An explicit weights parameter wins over the bundle.
+    values["tracker_weights"] = str(weights / "trk.pt")
+    assert Pipeline(P.pipeline_config(values)).config.tracker_weights == str(weights / "trk.pt")
+
+    (out / "detector.pt").write_bytes(b"garbage")
+    with pytest.raises(ComponentUnavailable, match="detector.pt"):
+        Pipeline(P.pipeline_config({**P.defaults(), "bundle": str(out)}))

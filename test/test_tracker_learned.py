@@ -151,3 +151,19 @@ def test_short_training_lowers_the_loss(tmp_path):
             (loss / max(n, 1)).backward()
             opt.step()
     assert mean_loss() < 0.7 * before
+
+
+def test_dict_overrides_keep_the_stored_knobs_of_the_weights():
+    """The node passes e.g. max_occlusion_age as a dict: the shipped knobs must survive it."""
+    from occtrack_ros.tracking import DEFAULT_WEIGHTS, make_tracker
+    from occtrack_ros.tracking.checkpoint import load_tracker_checkpoint
+
+    _, stored = load_tracker_checkpoint(DEFAULT_WEIGHTS)
+    tracker = make_tracker({"max_occluded_frames": 7}, "default")
+    assert tracker.config.max_occluded_frames == 7
+    expected = {**stored.to_dict(), "max_occluded_frames": 7}
+    assert tracker.config.to_dict() == expected
+    import pytest
+
+    with pytest.raises(ValueError, match="network shape"):
+        make_tracker({"gnn": {"hidden": stored.gnn.hidden + 1}}, "default")

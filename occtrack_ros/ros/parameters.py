@@ -67,6 +67,8 @@ PARAMETERS: tuple[Param, ...] = (
     Param("device", "cpu", "torch device for the detector and depth nets: cpu, cuda, cuda:N.", _device),
     Param("threads", 0, "torch CPU threads; 0 = torch's default (all cores). Lower it on a shared robot computer.",
           _non_negative),
+    Param("bundle", "", "directory written by `occtrack train all` (RUN/bundle); fills every *_weights "
+          "parameter left empty. Empty = no bundle."),
     Param("detector_weights", "", "detector checkpoint (.pt); empty = the shipped occlusion-preset weights."),
     Param("tracker_weights", "", "tracker (association GNN) checkpoint; empty = the shipped weights."),
     Param("depth_weights", "", "depth/pose checkpoint for depth_source 'learned'; empty = the shipped weights."),
@@ -174,7 +176,7 @@ def pipeline_config(values: dict):
     from occtrack_ros.pipeline import PipelineConfig
 
     return PipelineConfig(
-        device=values["device"], detector_weights=values["detector_weights"] or None,
+        device=values["device"], bundle=values["bundle"] or None, detector_weights=values["detector_weights"] or None,
         tracker_weights=values["tracker_weights"] or None, depth_weights=values["depth_weights"] or None,
         depth_source=values["depth_source"], score_threshold=float(values["score_threshold"]),
         max_occlusion_age=int(values["max_occlusion_age"]), detector_plugin=values["detector_plugin"],
