@@ -9,13 +9,22 @@ import sys
 from occtrack_ros import __version__, commands
 
 
-def _command_modules():
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+def discover(package, key: str):
+    """The modules of ``package`` (public names, sorted) that define ``key`` and ``run``.
+
+    Used for the sub-commands (occtrack_ros.commands, ``NAME``) and the training stages
+    (occtrack_ros.training, ``STAGE``): adding one is adding a module.
+    """
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        if hasattr(module, "NAME") and hasattr(module, "run"):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if hasattr(module, key) and hasattr(module, "run"):
             yield module
+
+
+def _command_modules():
+    return discover(commands, "NAME")
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:

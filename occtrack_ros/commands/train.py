@@ -5,22 +5,15 @@ and ``run(args) -> int``. Adding a stage is adding a module there.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 NAME = "train"
 HELP = "train a component (detector, depth-pose, tracker) or the whole schedule (all) without labels"
 
 
 def _stage_modules():
     from occtrack_ros import training
+    from occtrack_ros.cli import discover
 
-    for info in sorted(pkgutil.iter_modules(training.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{training.__name__}.{info.name}")
-        if hasattr(module, "STAGE") and hasattr(module, "run"):
-            yield module
+    return discover(training, "STAGE")
 
 
 def add_arguments(parser) -> None:
