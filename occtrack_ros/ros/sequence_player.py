@@ -30,6 +30,48 @@ FAULTS = ("encoding", "depth_size", "depth_nan", "depth_zero", "repeat", "out_of
 CAMERA_FRAME = "camera_optical_frame"
 
 
+class _Lockstep:
+    """Stamps of the tracker outputs seen on ``topic``, so the player can wait for each frame's output."""
+
+    def __init__(self, node, topic: str) -> None:
+        from occtrack_ros.msg import TrackedObjectArray
+        from occtrack_ros.ros.conversions import stamp_to_ns
+
+        self._seen: set[int] = set()
+        self._cond = threading.Condition()
+
+        def on_tracks(msg) -> None:
+            with self._cond:
+                self._seen.add(stamp_to_ns(msg.header.stamp))
+                self._cond.notify_all()
+
+        node.create_subscription(TrackedObjectArray, topic, on_tracks, 10)
+
+    def forget(self, stamp_ns: int) -> None:
+        """Before a stamp is sent again (loops), so its new output is awaited, not the old one."""
+        with self._cond:
+            self._seen.discard(stamp_ns)
+
+    def wait(self, stamp_ns: int, timeout: float) -> bool:
+        """True once the output for ``stamp_ns`` arrived; False after ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: stamp_ns in self._seen, timeout=timeout)
+
+
+def _spin_in_background(node, executor):
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    return executor, spinner
+
+
+def _stop(node, executor, spinner) -> None:
+    time.sleep(0.5)  # let the last messages go out before the publishers disappear
+    executor.shutdown()
+    spinner.join(timeout=5.0)
+    node.destroy_node()
+
+
 def parse_faults(specs: list[str]) -> dict[str, int]:
     faults = {}
     for spec in specs:
@@ -132,7 +174,6 @@ def main(argv: list[str] | None = None) -> int:
     from sensor_msgs.msg import CameraInfo, Image
 
     from occtrack_ros.data.sequence import load_sequence
-    from occtrack_ros.ros.conversions import stamp_to_ns
 
     if args.bag:
         return play_bag(args)
@@ -148,20 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                     "depth": node.create_publisher(Image, "depth", qos),
                     "camera_info": node.create_publisher(CameraInfo, "camera_info", qos),
                     "odom": node.create_publisher(Odometry, "odom", qos)}
-            seen: set[int] = set()
-            cond = threading.Condition()
-            if args.lockstep:
-                from occtrack_ros.msg import TrackedObjectArray
-
-                def on_tracks(msg):
-                    with cond:
-                        seen.add(stamp_to_ns(msg.header.stamp))
-                        cond.notify_all()
-                node.create_subscription(TrackedObjectArray, args.lockstep, on_tracks, 10)
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            spinner = threading.Thread(target=executor.spin, daemon=True)
-            spinner.start()
+            lockstep = _Lockstep(node, args.lockstep) if args.lockstep else None
+            executor, spinner = _spin_in_background(node, SingleThreadedExecutor())
             deadline = time.monotonic() + args.wait_subscriber
             while pubs["image"].get_subscription_count() == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -188,15 +217,13 @@ def main(argv: list[str] | None = None) -> int:
                     pubs["depth"].publish(depth)
                 if odom is not None and not args.no_odom:
                     pubs["odom"].publish(odom)
-                with cond:
-                    seen.discard(stamp_ns)  # a looped frame repeats a stamp: wait for its new output
+                if lockstep:
+                    lockstep.forget(stamp_ns)  # a looped frame repeats a stamp: wait for its new output
                 pubs["image"].publish(image)
                 expect_output = fault not in ("encoding", "repeat", "out_of_order")
-                if args.lockstep and expect_output:
-                    with cond:
-                        if not cond.wait_for(lambda s=stamp_ns: s in seen, timeout=args.lockstep_timeout):
-                            timeouts += 1
-                elif args.lockstep:
+                if lockstep and expect_output:
+                    timeouts += not lockstep.wait(stamp_ns, args.lockstep_timeout)
+                elif lockstep:
                     # No output to wait for: give the node time to reject this frame before the next one
                     # arrives, or its newest-frame buffer would drop it instead (a different count).
                     time.sleep(0.3)
@@ -204,10 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                     last_stamp = stamp_ns
                 time.sleep(max(0.0, period - (time.monotonic() - t0)))
             print(f"PLAYER done frames={len(plan)} lockstep_timeouts={timeouts}", flush=True)
-            time.sleep(0.5)
-            executor.shutdown()
-            spinner.join(timeout=5.0)
-            node.destroy_node()
+            _stop(node, executor, spinner)
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130
     return 0
@@ -246,7 +270,6 @@ def play_bag(args) -> int:
     from rclpy.serialization import deserialize_message
 
     from occtrack_ros.ros.bag_messages import bag_topics
-    from occtrack_ros.ros.conversions import stamp_to_ns
 
     def msg_class(msgtype: str):
         package, _, name = msgtype.split("/")
@@ -265,20 +288,8 @@ def play_bag(args) -> int:
                 print(f"PLAYER skips {t}: its message package is not installed", flush=True)
                 del types[t]
             pubs = {t: node.create_publisher(cls, t, qos) for t, cls in types.items()}
-            seen: set[int] = set()
-            cond = threading.Condition()
-            if args.lockstep:
-                from occtrack_ros.msg import TrackedObjectArray
-
-                def on_tracks(msg):
-                    with cond:
-                        seen.add(stamp_to_ns(msg.header.stamp))
-                        cond.notify_all()
-                node.create_subscription(TrackedObjectArray, args.lockstep, on_tracks, 10)
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            spinner = threading.Thread(target=executor.spin, daemon=True)
-            spinner.start()
+            lockstep = _Lockstep(node, args.lockstep) if args.lockstep else None
+            executor, spinner = _spin_in_background(node, SingleThreadedExecutor())
             deadline = time.monotonic() + args.wait_subscriber
             image_topics = [t for t, cls in types.items() if cls.__name__ in ("Image", "CompressedImage")
                             and "depth" not in t]
@@ -291,8 +302,8 @@ def play_bag(args) -> int:
             period = 1.0 / args.rate if args.rate else None
             for group, stamp in _stamp_groups(args.bag, args.frames):
                 t0 = time.monotonic()
-                with cond:
-                    seen.discard(stamp)
+                if lockstep:
+                    lockstep.forget(stamp)
                 for m in group:
                     if m.topic not in pubs:
                         continue
@@ -301,19 +312,14 @@ def play_bag(args) -> int:
                         time.sleep(0.005)  # topics are not ordered in DDS: let camera_info land first
                 has_image = any(m.topic in image_topics for m in group)
                 frames += has_image
-                if args.lockstep and has_image:
-                    with cond:
-                        if not cond.wait_for(lambda s=stamp: s in seen, timeout=args.lockstep_timeout):
-                            timeouts += 1
+                if lockstep and has_image:
+                    timeouts += not lockstep.wait(stamp, args.lockstep_timeout)
                 if period is None and last_t is not None:
                     period = max(0.0, (stamp - last_t) * 1e-9)
                 last_t = stamp
                 time.sleep(max(0.0, (period or 0.0) - (time.monotonic() - t0)))
             print(f"PLAYER done frames={frames} lockstep_timeouts={timeouts}", flush=True)
-            time.sleep(0.5)
-            executor.shutdown()
-            spinner.join(timeout=5.0)
-            node.destroy_node()
+            _stop(node, executor, spinner)
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130
     return 0
