@@ -15,24 +15,13 @@ import numpy as np
 
 from occtrack_ros.reporting.episode_outcome import EpisodeOutcome
 from occtrack_ros.ros.markers import id_color
+from occtrack_ros.ros.overlay import dashed_rectangle
 from occtrack_ros.types import TrackState
 
 GHOST_ALPHA = 0.35
 CAPTION_HEIGHT = 34   # [px] under each tile
 TITLE_HEIGHT = 44     # [px] above the grid
 LOOK_BACK = 20        # frames searched before the episode for the track's last observed frame
-
-
-def _dashed_rectangle(canvas: np.ndarray, p0, p1, color, dash: int = 8, thickness: int = 2) -> None:
-    import cv2
-
-    (x0, y0), (x1, y1) = p0, p1
-    for a, b, fixed, horizontal in ((x0, x1, y0, True), (x0, x1, y1, True), (y0, y1, x0, False),
-                                    (y0, y1, x1, False)):
-        for s in range(a, b, 2 * dash):
-            e = min(s + dash, b)
-            pts = ((s, fixed), (e, fixed)) if horizontal else ((fixed, s), (fixed, e))
-            cv2.line(canvas, pts[0], pts[1], color, thickness)
 
 
 def draw_tracks(image: np.ndarray, objects: list[dict], scale: int = 3) -> np.ndarray:
@@ -63,7 +52,7 @@ def draw_tracks(image: np.ndarray, objects: list[dict], scale: int = 3) -> np.nd
         canvas = cv2.addWeighted(fill, GHOST_ALPHA, canvas, 1.0 - GHOST_ALPHA, 0.0)
     for o in ghosts:
         p0, p1 = corners(o)
-        _dashed_rectangle(canvas, p0, p1, tuple(int(255 * c) for c in id_color(int(o["id"]))))
+        dashed_rectangle(canvas, p0, p1, tuple(int(255 * c) for c in id_color(int(o["id"]))), dash=8, thickness=2)
     for o in seen:
         p0, p1 = corners(o)
         thickness = 2 if o["state"] == TrackState.CONFIRMED else 1

@@ -58,7 +58,7 @@ def draw_overlay(image: np.ndarray, output: TrackerOutput, detections: Detection
         x0, y0, x1, y1 = (int(round(float(v))) for v in track.box)
         state = TrackState(track.state)
         if state == TrackState.OCCLUDED:
-            _dashed_rectangle(canvas, (x0, y0), (x1, y1), color)
+            dashed_rectangle(canvas, (x0, y0), (x1, y1), color)
         else:
             cv2.rectangle(canvas, (x0, y0), (x1, y1), color, 1 if state == TrackState.TENTATIVE else 2)
         cv2.putText(canvas, f"{track.track_id} {state.name}", (x0, max(y0 - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
@@ -66,7 +66,8 @@ def draw_overlay(image: np.ndarray, output: TrackerOutput, detections: Detection
     return canvas
 
 
-def _dashed_rectangle(canvas, p0, p1, color, dash: int = 6) -> None:
+def dashed_rectangle(canvas, p0, p1, color, dash: int = 6, thickness: int = 1) -> None:
+    """A dashed box (OpenCV has none): how a ghost, an occluded track's predicted box, is drawn."""
     import cv2
 
     (x0, y0), (x1, y1) = p0, p1
@@ -75,4 +76,4 @@ def _dashed_rectangle(canvas, p0, p1, color, dash: int = 6) -> None:
         for s in range(a, b, 2 * dash):
             e = min(s + dash, b)
             pts = ((s, fixed), (e, fixed)) if horizontal else ((fixed, s), (fixed, e))
-            cv2.line(canvas, pts[0], pts[1], color, 1)
+            cv2.line(canvas, pts[0], pts[1], color, thickness)
