@@ -169,3 +169,40 @@ def test_split_components_separates_two_blobs_of_one_slot():
     assert sizes == [4, 9, 100 - 13]
     assert len(np.unique(labels[1:3, 1:3])) == 1 and labels[1, 1] != labels[7, 7]
     assert comp_masks[labels[7, 7], 7, 7] == pytest.approx(0.8)
+
+
+def test_objectness_min_fill_rejects_ragged_texture_but_keeps_compact_shapes():
+    labels = torch.zeros(64, 64, dtype=torch.long)
+    labels[10:20, 10:20] = 1                                       # solid square: fill 1.0
+    for y in range(10):                                            # triangle: fill about 0.5
+        labels[40 + y, 10 + (9 - y) // 2:10 + 10 - (9 - y) // 2] = 2
+    ys, xs = np.mgrid[0:12, 0:12]
+    ragged = torch.from_numpy((ys + xs) % 3 == 0)                # diagonal speckle, fill 1/3
+    labels[30:42, 40:52][ragged] = 3
+    masks = torch.nn.functional.one_hot(labels, 4).permute(2, 0, 1).float().unsqueeze(0)
+    regions = hard_regions(masks, 0.5)
+    boxes = boxes_from_regions(regions)
+    fill = regions.sum((2, 3)).float() / (boxes[..., 2:] - boxes[..., :2]).prod(-1)
+    assert fill[0, 3] < 0.4 < 0.45 < fill[0, 2]                    # the test scene is what it claims
+    plain = objectness(masks, regions, DetectorConfig())[0]
+    strict = objectness(masks, regions, DetectorConfig(min_fill=0.45))[0]
+    assert plain[3] > 0.5                                          # without the prior the speckle passes
+    assert strict[3] == 0.0
+    assert strict[1] == pytest.approx(plain[1]) and strict[2] == pytest.approx(plain[2])
+
+
+def test_split_components_gives_rim_pixels_to_their_slots_nearest_component():
+    from occtrack_ros.models.detector.head import split_components
+
+    masks = np.zeros((3, 12, 12), np.float32)
+    masks[0] = 1.0
+    masks[0, 1:5, 1:5], masks[1, 1:5, 1:5] = 0.1, 0.9      # slot 1: two squares ...
+    masks[0, 7:11, 7:11], masks[1, 7:11, 7:11] = 0.1, 0.9
+    for rim in ((0, slice(1, 5)), (11, slice(7, 11))):      # ... each with a faint rim: argmax, below 0.5
+        masks[(0, *rim)], masks[(1, *rim)], masks[(2, *rim)] = 0.3, 0.45, 0.25
+    regions = (masks == masks.max(0, keepdims=True)) & (masks >= 0.5)
+    _, comp_regions, labels = split_components(masks, regions)
+    top, bottom = labels[2, 2], labels[8, 8]
+    assert top != bottom
+    assert (labels[0, 1:5] == top).all() and (labels[11, 7:11] == bottom).all()
+    assert not comp_regions[:, 0, 1:5].any()               # the rim is labelled, not part of a box

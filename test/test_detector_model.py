@@ -137,3 +137,32 @@ def test_batched_detection_equals_frame_by_frame():
     det.reset()
     single = torch.cat([det.forward_tensors(images[i:i + 1])["masks"] for i in range(4)])
     torch.testing.assert_close(batched, single, atol=1e-4, rtol=0)
+
+
+def test_fresh_slots_every_frame_ignore_history():
+    torch.manual_seed(0)
+    det = ObjectDetector(SlotVideoModel(TINY.replace(score_threshold=0.0, carry_slots=False)))
+    images = torch.from_numpy(np.stack([f.image for f in _frames(4)]))
+    batched = det.forward_tensors(images)["masks"]
+    reversed_order = det.forward_tensors(images.flip(0))["masks"].flip(0)   # no state between frames or calls
+    torch.testing.assert_close(batched, reversed_order, atol=1e-4, rtol=0)
+    assert det._slots is None
+    carried = ObjectDetector(SlotVideoModel(TINY.replace(score_threshold=0.0)))
+    carried.model.load_state_dict(det.model.state_dict())
+    first = carried.forward_tensors(images[:1])["masks"]
+    torch.testing.assert_close(first, batched[:1], atol=1e-4, rtol=0)       # frame 0 starts from the queries
+    fresh_slots = det.forward_tensors(images[1:2])["slots"]
+    assert not torch.allclose(carried.forward_tensors(images[1:2])["slots"], fresh_slots, atol=1e-3)  # carried
+
+
+def test_luma_weight_one_is_plain_mse_and_zero_ignores_brightness():
+    cfg = TINY.replace(decoder="broadcast")
+    model = SlotVideoModel(cfg)
+    target = torch.rand(2, 1, 3, 8, 8)
+    recon = target + torch.randn_like(target) * 0.1
+    out = {"recon": recon, "target": target}
+    torch.testing.assert_close(model.loss(out), (recon - target).pow(2).mean())
+    model.cfg = cfg.replace(loss_luma_weight=0.0)
+    assert model.loss({"recon": target + 0.2, "target": target}) < 1e-10        # a pure brightness shift
+    assert model.loss({"recon": target + torch.tensor([0.2, -0.1, -0.1]).view(1, 1, 3, 1, 1),
+                       "target": target}) > 1e-3                                  # a colour shift is not

@@ -48,6 +48,8 @@ class DetectorConfig:
     decoder_rgb_detail: float = 0.0  # > 0: slot RGB = one colour + at most this much spatial variation
     # --- training
     loss_focus: float = 0.0          # > 0: weight pixel errors by (error / mean)^this (small objects vs texture)
+    loss_luma_weight: float = 1.0    # CNN: weight of brightness errors against colour (chroma) errors; < 1
+    #                                  lets grey texture (walls, pillars) matter less than coloured objects
     # --- head (no learned parameters: changing these never invalidates weights)
     score_threshold: float = 0.5     # detections with objectness below this are dropped
     mask_threshold: float = 0.5      # a pixel belongs to a slot's box if it is its argmax and m >= this
@@ -55,11 +57,15 @@ class DetectorConfig:
     max_area_frac: float = 0.25      # objects never cover more: larger slots are background
     border_frac: float = 0.35        # a slot touching more of the image border than this is background
     max_extent_frac: float = 0.5     # a slot whose box spans more of the image width or height is background
+    min_fill: float = 0.0            # > 0: a region filling less of its box than this is texture, not an object
+    #                                  (ramp over min_fill +- 0.05; triangles and diamonds fill about 0.5)
     split_components: bool = False   # each connected part of a slot's region is its own detection (host side)
     max_parts: int = 3               # ... unless the slot has more parts than this (fragmented background)
     refine_sigma: float = 0.0        # > 0: sharpen masks at full resolution with the per-slot RGB (CNN only),
     #                                  the pixel noise std of the mixture model; 0 = decoder masks as they are
     # --- runtime
+    carry_slots: bool = True         # initialise each frame's slots from the previous frame's via the predictor;
+    #                                  False = fresh slots every frame (the tracker keeps identity instead)
     device: str = "cpu"
     amp: str = "bf16"                # autocast dtype on CUDA: "bf16", "fp16" or "none"
     extra: dict = field(default_factory=dict)  # free-form provenance (preset, data) kept in checkpoints

@@ -19,8 +19,9 @@ class ObjectDetector:
     """Slot-attention detector over a video stream.
 
     ``detect(frames)`` takes consecutive frames of ONE stream (a batch of 1..T frames); slots are
-    carried from each frame to the next, also across calls, until ``reset()``. The backbone,
-    decoder and head run batched over the T frames; only slot binding is sequential. Results are
+    carried from each frame to the next, also across calls, until ``reset()`` (with
+    ``cfg.carry_slots``; otherwise every frame starts from the learned queries). The backbone,
+    decoder and head run batched over the T frames; only carried slot binding is sequential. Results are
     copied to the host once per call (no per-frame synchronisation), so the same code serves CPU
     and CUDA (with autocast in ``cfg.amp`` precision on CUDA).
     """
@@ -62,15 +63,18 @@ class ObjectDetector:
             full = images.permute(0, 3, 1, 2).float() / 255.0                # (T, 3, H, W)
         with self._autocast():
             feats = self.model.encode(x)                                     # (T, N, D)
-            slots_t, attn_t = [], []
-            slots = self._slots
-            for i in range(t):
-                slots, attn = self.model.bind(feats[i:i + 1], slots)         # (1, K, Ds), (1, K, N)
-                slots_t.append(slots)
-                attn_t.append(attn)
-            all_slots = torch.cat(slots_t, dim=0)                            # (T, K, Ds)
-            _, alpha, per_slot = self.model.decode(all_slots, torch.cat(attn_t, dim=0))  # (T, K, h, w), (T, K, ...)
-        self._slots = slots
+            if self.cfg.carry_slots:
+                slots_t, attn_t = [], []
+                slots = self._slots
+                for i in range(t):
+                    slots, attn = self.model.bind(feats[i:i + 1], slots)     # (1, K, Ds), (1, K, N)
+                    slots_t.append(slots)
+                    attn_t.append(attn)
+                all_slots, all_attn = torch.cat(slots_t, dim=0), torch.cat(attn_t, dim=0)  # (T, K, Ds), (T, K, N)
+                self._slots = slots
+            else:                                                            # fresh slots: all frames at once
+                all_slots, all_attn = self.model.bind(feats, None)
+            _, alpha, per_slot = self.model.decode(all_slots, all_attn)      # (T, K, h, w), (T, K, ...)
         rgb = per_slot if full is not None else None
         out = run_head(alpha.float(), feats.float(), self.model.feature_grid, h, w, self.cfg, depth, rgb, full)
         out["slots"] = all_slots.float()

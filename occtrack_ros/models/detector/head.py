@@ -9,10 +9,12 @@ Objectness without labels (documented heuristic, no learned parameters). A slot 
   of the image border, or its box spans more than ``max_extent_frac`` of the image width or height
   (surfaces such as far walls, pillars and floors run out of view; objects are compact and at most
   clipped by one edge);
+- *texture* (with ``min_fill`` > 0) when it fills less than ``min_fill`` of its own box (fragments of
+  a textured surface are ragged; objects are compact: triangles and diamonds fill about half);
 - otherwise an object, scored by how decisively it owns its region (mean soft mask there).
 Each test is a linear ramp rather than a step (to 1.5x the limit) so scores are graded:
 ``score = confidence * ramp_up(area; min, 2 min) * ramp_down(area; max, 1.5 max) * ramp_down(border; b, 1.5 b)
-* ramp_down(extent; e, 1.5 e)``
+* ramp_down(extent; e, 1.5 e) * ramp_up(fill; min_fill - 0.05, min_fill + 0.05)``
 with ``confidence = clamp(2 * (mean_soft_mask_in_region - 0.5), 0, 1)``.
 """
 from __future__ import annotations
@@ -104,6 +106,9 @@ def objectness(masks: torch.Tensor, regions: torch.Tensor, cfg: DetectorConfig,
     boxes = boxes_from_regions(regions) if boxes is None else boxes                 # (B, K, 4)
     extent = torch.maximum((boxes[..., 2] - boxes[..., 0]) / w, (boxes[..., 3] - boxes[..., 1]) / h)
     score = score * _ramp_down(extent, cfg.max_extent_frac, 1.5 * cfg.max_extent_frac)
+    if cfg.min_fill > 0:
+        box_area = ((boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])).clamp(min=1.0)
+        score = score * _ramp_up(area / box_area, cfg.min_fill - 0.05, cfg.min_fill + 0.05)
     return score
 
 
@@ -187,7 +192,8 @@ def split_components(masks: np.ndarray, regions: np.ndarray, min_pixels: int = 1
 
     masks (K, H, W) soft, regions (K, H, W) bool -> component masks (R, H, W) (the slot's soft mask inside
     the component), component regions (R, H, W) bool, and a label image (H, W) int32: component index on
-    region pixels, R + slot index elsewhere (the instance segmentation the detector reports).
+    region pixels and on the pixels its slot wins below the mask threshold (the nearest component of that
+    slot), R + slot index elsewhere (the instance segmentation the detector reports).
     """
     from scipy import ndimage
 
@@ -208,8 +214,24 @@ def split_components(masks: np.ndarray, regions: np.ndarray, min_pixels: int = 1
     comp_regions = np.zeros((r, h, w), bool)
     comp_masks = np.zeros((r, h, w), np.float32)
     labels[:] = r + winner
+    by_slot: dict[int, list[int]] = {}
     for j, (slot, region) in enumerate(comps):
         comp_regions[j] = region
         comp_masks[j] = np.where(region, masks[slot], 0.0)
         labels[region] = j
+        by_slot.setdefault(slot, []).append(j)
+    # A pixel the slot wins with a soft mask below the threshold (an object's anti-aliased rim) belongs
+    # to the nearest component of that slot, not to a label of its own.
+    for slot, parts in by_slot.items():
+        rim = (winner == slot) & ~comp_regions[parts].any(axis=0)
+        if not rim.any():
+            continue
+        if len(parts) == 1:
+            labels[rim] = parts[0]
+            continue
+        part_of = np.full((h, w), -1, np.int64)
+        for j in parts:
+            part_of[comp_regions[j]] = j
+        _, (iy, ix) = ndimage.distance_transform_edt(part_of < 0, return_indices=True)
+        labels[rim] = part_of[iy[rim], ix[rim]]
     return comp_masks, comp_regions, labels

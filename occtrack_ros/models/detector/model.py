@@ -97,8 +97,14 @@ class SlotVideoModel(nn.Module):
         (weights detached, clipped at 100): small objects that differ strongly from their surroundings
         outweigh the texture of large background surfaces, which would otherwise attract the slots.
         """
-        err = (out["recon"].float() - out["target"].float()).pow(2)
-        err = err.mean(dim=-3) if self.cfg.decoder == "broadcast" else err.mean(dim=-1)  # per pixel / token
+        diff = out["recon"].float() - out["target"].float()
+        if self.cfg.decoder == "broadcast":
+            # |d|^2 = 3 dY^2 + |d - dY|^2 with Y the channel mean: brightness and chroma parts, the first
+            # weighted by loss_luma_weight (1 = plain RGB squared error)
+            luma = diff.mean(dim=-3, keepdim=True)
+            err = ((diff - luma).pow(2).sum(dim=-3) + 3.0 * self.cfg.loss_luma_weight * luma.squeeze(-3).pow(2)) / 3.0
+        else:
+            err = diff.pow(2).mean(dim=-1)                                   # per token
         if self.cfg.loss_focus <= 0:
             return err.mean()
         weight = (err / err.mean().clamp(min=1e-12)).detach().pow(self.cfg.loss_focus).clamp(max=100.0)
