@@ -202,3 +202,57 @@ def test_bad_pose_is_rejected():
     tracker = make_tracker()
     with pytest.raises(ValueError, match="T_world_cam"):
         tracker.predict(0, np.eye(3))
+
+
+def test_amodal_measurement_keeps_size_and_the_uncut_edge():
+    from occtrack_ros.tracking.tracker import amodal_measurement
+
+    pred = np.array([[100.0, 50.0, 20.0, 20.0]])             # cx, cy, w, h
+    # the object slides behind an occluder on its right: the visible box is its left 8 px
+    z = np.array([[96.0, 50.0, 8.0, 20.0]])
+    out = amodal_measurement(pred, z, 0.75)
+    np.testing.assert_allclose(out, [[102.0, 50.0, 20.0, 20.0]])   # left edge 92 kept, full width
+    np.testing.assert_allclose(amodal_measurement(pred, z, 0.0), z)  # off
+    whole = np.array([[103.0, 51.0, 18.0, 19.0]])            # a normal measurement passes unchanged
+    np.testing.assert_allclose(amodal_measurement(pred, whole, 0.75), whole)
+
+
+def _reid_run(reid: float):
+    """Object A (red embedding) is hidden 20 frames and comes back where it started (it turned round);
+    meanwhile object B (blue) appears right where A's constant-velocity prediction is."""
+    red, blue = np.eye(4, dtype=np.float32)[0], np.eye(4, dtype=np.float32)[1]
+    tracker = make_tracker(TrackerConfig(fps=10.0, reid_min_similarity=reid))
+    ids_a = {}
+    for i in range(45):
+        seen = []                                                          # (box, embedding)
+        if i < 15:
+            seen.append(([100 + 6 * i, 200, 130 + 6 * i, 240], red))
+        elif i >= 35:
+            seen.append(([100, 200, 130, 240], red))                       # back at its start
+        if i >= 33:
+            seen.append(([100 + 6 * i, 200, 130 + 6 * i, 240], blue))     # on A's predicted path
+        boxes, embs = [b for b, _ in seen], [e for _, e in seen]
+        out = tracker.step(dets(boxes, embeddings=np.array(embs).reshape(-1, 4)), frame(i))
+        for t in out.tracks:
+            if t.detection_index >= 0 and (embs[t.detection_index] == red).all():
+                ids_a[i] = t.track_id
+    return ids_a
+
+
+def test_appearance_reidentifies_an_object_that_comes_back_elsewhere():
+    ids = _reid_run(0.95)
+    before, after = {ids[i] for i in range(5, 15)}, {ids[i] for i in range(38, 45) if i in ids}
+    assert len(before) == 1 and after == before, f"A was {before}, came back as {after}"
+    ids_off = _reid_run(0.0)                                 # motion gate only: A gets a new id
+    assert {ids_off[i] for i in range(38, 45) if i in ids_off} != {ids_off[i] for i in range(5, 15)}
+
+
+def test_result_rows_skip_coasting_boxes_outside_the_image():
+    from occtrack_ros.tracking.mot_files import result_rows
+    from occtrack_ros.types import Track
+
+    tracks = [Track(1, TrackState.OCCLUDED, np.array([120.0, 10, 140, 30])),    # 8 of 20 px wide inside
+              Track(2, TrackState.OCCLUDED, np.array([50.0, 10, 70, 30])),
+              Track(3, TrackState.CONFIRMED, np.array([125.0, 10, 145, 30]))]  # observed: always written
+    assert [r.split(",")[1] for r in result_rows(0, tracks, (128, 128))] == ["2", "3"]
+    assert len(result_rows(0, tracks)) == 3

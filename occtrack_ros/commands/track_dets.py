@@ -66,7 +66,7 @@ def run(args) -> int:
         tracks = out.tracks
         if args.no_occluded_rows:
             tracks = [t for t in tracks if t.state != TrackState.OCCLUDED]
-        lines += result_rows(f, tracks)
+        lines += result_rows(f, tracks, (intr.width, intr.height) if intr is not None else None)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + ("\n" if lines else ""))
     print(f"{args.out}: {len(lines)} rows, {length} frames, {tracker._next_id - 1} track ids")

@@ -32,7 +32,8 @@ class TrackerConfig:
     existence_decay_frames: float = 60.0  # existence probability = exp(-frames_occluded / this)
     min_new_track_score: float = 0.5  # detections below this never start a track (they may still match)
     min_det_score: float = 0.1        # detections below this are ignored entirely
-    max_outside_frames: int = 0       # an unmatched track that is leaving the image is LOST after this
+    max_outside_frames: int = 80      # an unmatched track that has left the image is LOST after this (it may
+    #                                   come back: objects roam past the view edge; with appearance it keeps its id)
     max_outside_fraction: float = 0.5  # "leaving": more than this share of its predicted box is off-image
     # Association.
     match_threshold: float = 0.3      # minimum association probability to accept a match
@@ -42,12 +43,20 @@ class TrackerConfig:
     reappear_sigma: float = 0.6       # [box sizes] spread of the reappearance position of a hidden track
     reappear_sigma_growth: float = 0.03  # ... growing per hidden frame (stops, turns, speed changes)
     reappear_size_sigma: float = 0.25  # log size change tolerated between disappearance and reappearance
+    reid_min_similarity: float = 0.95  # > 0: a hidden track matches a detection anywhere in view whose appearance
+    #                                   embedding has at least this cosine similarity with its own (re-identification
+    #                                   after occlusion; needs detector embeddings; 0 = motion gate only)
+    reid_veto_similarity: float = 0.8  # ... and never matches a detection that looks less alike than this (a
+    #                                   different object crossing its predicted path); only with reid enabled
     learned_weight: float = 0.5       # exponent of the learned score in the geometric blend with the motion score
     # Motion model (image space, per-frame units scaled by the frame interval).
     std_position: float = 1.0 / 20    # measurement/process noise on position, relative to box height
     std_velocity: float = 1.0 / 160   # process noise on velocity, relative to box height
     std_size: float = 1.0 / 20        # measurement noise on box width/height, relative to that size
     size_velocity_damping: float = 0.8  # shrink box-size velocity each frame a track coasts
+    partial_ratio: float = 0.75       # a matched box narrower/shorter than this x the track's is partly hidden:
+    #                                   keep the track's size, anchor at the box edge nearer the prediction
+    #                                   (0 = always use the box as measured)
     # Motion model in the world frame (used when detections carry depth / 3D positions).
     accel_std: float = 1.0            # [m/s^2] process noise of the constant-velocity 3D filter
     std_depth_rel: float = 0.05       # measurement std of 3D positions, relative to depth

@@ -47,13 +47,27 @@ def read_mot_detections(path: str | Path) -> dict[int, Detections]:
     return out
 
 
-def result_rows(frame_index: int, tracks: list[Track]) -> list[str]:
-    """MOT result lines (1-based frame) for confirmed and occluded (coasting) tracks."""
+def result_rows(frame_index: int, tracks: list[Track], image_size: tuple[int, int] | None = None) -> list[str]:
+    """MOT result lines (1-based frame) for confirmed and occluded (coasting) tracks.
+
+    With ``image_size`` (width, height), an occluded track whose predicted box lies mostly (more than
+    half its area) outside the image is not written: it is hidden by the image border, where no ground
+    truth exists to match it, and it stays alive only so that it keeps its id when it comes back.
+    """
     lines = []
     for t in tracks:
         if t.state not in (TrackState.CONFIRMED, TrackState.OCCLUDED):
             continue
         x1, y1, x2, y2 = (float(v) for v in t.box)
+        if t.state == TrackState.OCCLUDED and image_size is not None and not _mostly_inside(t.box, image_size):
+            continue
         lines.append(f"{frame_index + 1},{t.track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},"
                      f"{t.existence_probability:.3f},-1,-1,-1")
     return lines
+
+
+def _mostly_inside(box, image_size: tuple[int, int]) -> bool:
+    w, h = image_size
+    x1, y1, x2, y2 = (float(v) for v in box)
+    inside = max(0.0, min(x2, w) - max(x1, 0.0)) * max(0.0, min(y2, h) - max(y1, 0.0))
+    return inside >= 0.5 * max((x2 - x1) * (y2 - y1), 1e-9)

@@ -28,6 +28,32 @@ from occtrack_ros.tracking.lifecycle import TrackRecord
 from occtrack_ros.types import Detections, Frame, GraphEdge, Relation, Track, TrackerOutput, TrackState
 
 
+def amodal_measurement(pred: np.ndarray, z: np.ndarray, ratio: float) -> np.ndarray:
+    """Complete partly hidden boxes: (M, 4) predicted and measured cxcywh -> (M, 4) measurement.
+
+    An object sliding behind an occluder (or out of the image) shows a shrinking visible box whose
+    centre lags the object; fed to the filter as is, it drags the velocity towards zero just before
+    the object disappears. Where the measured width (height) is below ``ratio`` x the predicted one,
+    the predicted size is kept and the centre is put half that size in from whichever visible edge
+    lies nearer its predicted position (the edge the occluder does not cut).
+    """
+    if ratio <= 0 or len(z) == 0:
+        return z
+    out = z.copy()
+    for axis in (0, 1):
+        size, seen = pred[:, 2 + axis], z[:, 2 + axis]
+        cut = seen < ratio * size
+        if not cut.any():
+            continue
+        lo, hi = z[:, axis] - 0.5 * seen, z[:, axis] + 0.5 * seen
+        p_lo, p_hi = pred[:, axis] - 0.5 * size, pred[:, axis] + 0.5 * size
+        from_lo = np.abs(lo - p_lo) <= np.abs(hi - p_hi)          # the low edge is the uncut one
+        centre = np.where(from_lo, lo + 0.5 * size, hi - 0.5 * size)
+        out[:, axis] = np.where(cut, centre, z[:, axis])
+        out[:, 2 + axis] = np.where(cut, size, z[:, 2 + axis])
+    return out
+
+
 class Tracker:
     """Track objects through occlusion; call ``step`` once per frame, even with no detections."""
 
@@ -285,6 +311,14 @@ class Tracker:
         hidden = tn.misses[:, None] > 0
         sigma = c.reappear_sigma + c.reappear_sigma_growth * tn.misses[:, None]
         gate |= hidden & (ef[..., 16] * 4.0 <= 3.0 * sigma) & (ef[..., 17] <= 3.0 * c.reappear_size_sigma)
+        if c.reid_min_similarity > 0 and ef.shape[1] and ef[0, 0, 9] > 0:
+            # Re-identification: an object may come back from behind its occluder far from where the filter
+            # put it (it stopped, turned, or the occluder hid it longer); its appearance still says who it is.
+            sim = ef[..., 8]
+            reid = hidden & (sim >= c.reid_min_similarity)
+            reid_prob = 0.5 + 0.5 * (sim - c.reid_min_similarity) / max(1.0 - c.reid_min_similarity, 1e-6)
+            prob = np.where(reid, np.maximum(prob, reid_prob), prob)
+            gate = (gate | reid) & ~(hidden & (sim < c.reid_veto_similarity))
         return np.where(gate, prob, 0.0)
 
     def _learned_probability(self, graph: dict) -> np.ndarray:
@@ -334,7 +368,7 @@ class Tracker:
         di = np.array([j for _, j in matches])
         x = np.stack([self.tracks[i].x for i in ti])
         P = np.stack([self.tracks[i].P for i in ti])
-        z = xyxy_to_cxcywh(nodes.boxes[di])
+        z = amodal_measurement(x[:, :4], xyxy_to_cxcywh(nodes.boxes[di]), c.partial_ratio)
         h = np.maximum(x[:, 3:4], 1.0)
         r = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * np.maximum(x[:, 2:4], 1.0)], 1)
         x, P = kalman.update(x, P, r, z)

@@ -365,7 +365,7 @@ def _track_source(detector, tracker, frames, seq, first: int, aris: list, recon:
         for j, (frame, det) in enumerate(zip(batch, dets)):
             n_dets += len(det)
             out = tracker.step(det, frame)
-            rows.extend(result_rows(frame.index - first, out.tracks))
+            rows.extend(result_rows(frame.index - first, out.tracks, (frame.image.shape[1], frame.image.shape[0])))
             for t in out.tracks:
                 lengths[t.track_id] = t.frames_observed
             if seq is not None:
