@@ -26,8 +26,6 @@ from test_ros_support import (
     recorder_command,
 )
 
-from occtrack_ros.types import TrackState
-
 SEED = 21
 FRAMES = 60
 BAG_TOPICS = ("image_topic:=/camera/image_raw", "depth_topic:=/camera/depth/image_raw",
@@ -64,13 +62,14 @@ def outputs(tmp_path_factory, ros_env):
 
 def live_rows(outputs) -> np.ndarray:
     from occtrack_ros.data.sequence import load_sequence
+    from occtrack_ros.tracking.mot_files import MOT_STATES
 
     seq = load_sequence(outputs["seq"], load_depth=False)
     rows = []
     for rec in outputs["records"]:
         frame = frame_index(seq, rec["stamp_ns"]) + 1
         for o in rec["objects"]:
-            if o["state"] in (TrackState.CONFIRMED, TrackState.OCCLUDED):
+            if o["state"] in MOT_STATES:
                 rows.append([frame, o["id"], *o["bbox"], o["existence_probability"]])
     return np.array(rows, np.float64).reshape(-1, 7)
 

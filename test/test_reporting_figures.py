@@ -24,6 +24,7 @@ from occtrack_ros.reporting.records import (
     tracks_by_frame,
 )
 from occtrack_ros.reporting.state_plot import COLORS, plot_states, runs
+from occtrack_ros.tracking.mot_files import MOT_STATES_WITH_OCCLUDED
 from occtrack_ros.types import TrackState
 
 F = 30
@@ -64,7 +65,7 @@ def data():
     recs = _records()
     stamps = [STAMP0 + i * 10**8 for i in range(F)]
     frames = frames_of(recs, stamps)
-    rows = mot_rows(recs, frames)
+    rows = mot_rows(recs, frames, MOT_STATES_WITH_OCCLUDED)
     return {"gt": _gt(), "records": recs, "frames": frames, "rows": rows,
             "per_frame": tracks_by_frame(recs, frames, F)}
 
@@ -74,6 +75,8 @@ def test_records_to_mot_rows(data):
     assert data["frames"] == list(range(F))
     # Confirmed + occluded only: id 7 in all 30 frames, id 3 in frames 1-4, id 9 in frames 11-20.
     assert len(rows) == 30 + 4 + 10
+    observed = mot_rows(data["records"], data["frames"])                  # the default: CONFIRMED rows only
+    assert 0 < len(observed) < len(rows) and set(observed[:, 1].astype(int)) <= {3, 7, 9}
     assert set(rows[rows[:, 1] == 7, 0].astype(int)) == set(range(1, F + 1))
     assert set(rows[rows[:, 1] == 9, 0].astype(int)) == set(range(11, 21))
     np.testing.assert_allclose(rows[0, 2:6], BOX_A)

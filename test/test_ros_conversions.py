@@ -19,6 +19,7 @@ from occtrack_ros.ros.conversions import (
     track_to_msg,
     tracks_msg_to_mot_rows,
 )
+from occtrack_ros.tracking.mot_files import MOT_STATES_WITH_OCCLUDED
 from occtrack_ros.types import Track, TrackerOutput, TrackState
 
 
@@ -143,7 +144,8 @@ def test_output_message_marks_ended_tracks_lost_and_mot_rows_skip_them():
     tentative.state = TrackState.TENTATIVE
     msg = output_to_msg(TrackerOutput(tracks=[full_track(7), tentative], ended=[ended]), None, "odom")
     assert [o.state for o in msg.objects] == [TrackState.OCCLUDED, TrackState.TENTATIVE, TrackState.LOST]
-    rows = tracks_msg_to_mot_rows(msg, 5)
+    assert tracks_msg_to_mot_rows(msg, 5) == []                 # default: observed (CONFIRMED) rows only
+    rows = tracks_msg_to_mot_rows(msg, 5, MOT_STATES_WITH_OCCLUDED)
     assert [r[:2] for r in rows] == [(5, 7)]
     assert rows[0][2:6] == pytest.approx((10.0, 20.0, 40.0, 60.0))
 

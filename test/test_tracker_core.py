@@ -248,11 +248,14 @@ def test_appearance_reidentifies_an_object_that_comes_back_elsewhere():
 
 
 def test_result_rows_skip_coasting_boxes_outside_the_image():
-    from occtrack_ros.tracking.mot_files import result_rows
+    from occtrack_ros.tracking.mot_files import MOT_STATES_WITH_OCCLUDED, result_rows
     from occtrack_ros.types import Track
 
     tracks = [Track(1, TrackState.OCCLUDED, np.array([120.0, 10, 140, 30])),    # 8 of 20 px wide inside
               Track(2, TrackState.OCCLUDED, np.array([50.0, 10, 70, 30])),
-              Track(3, TrackState.CONFIRMED, np.array([125.0, 10, 145, 30]))]  # observed: always written
-    assert [r.split(",")[1] for r in result_rows(0, tracks, (128, 128))] == ["2", "3"]
-    assert len(result_rows(0, tracks)) == 3
+              Track(3, TrackState.CONFIRMED, np.array([125.0, 10, 145, 30])),  # observed: always written
+              Track(4, TrackState.TENTATIVE, np.array([50.0, 50, 70, 70]))]
+    ids = [r.split(",")[1] for r in result_rows(0, tracks, (128, 128), MOT_STATES_WITH_OCCLUDED)]
+    assert ids == ["2", "3"]
+    assert len(result_rows(0, tracks, None, MOT_STATES_WITH_OCCLUDED)) == 3
+    assert [r.split(",")[1] for r in result_rows(0, tracks)] == ["3"]        # default: observed tracks only

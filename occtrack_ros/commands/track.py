@@ -14,8 +14,8 @@ def add_arguments(p) -> None:
     p.add_argument("--dets-out", default=None, help="also write the detector's boxes as a det.txt here")
     p.add_argument("--no-depth", action="store_true", help="ignore depth/ even when present (boxes + poses only)")
     p.add_argument("--no-poses", action="store_true", help="ignore poses.txt (no ego-motion compensation)")
-    p.add_argument("--no-occluded-rows", action="store_true",
-                   help="do not write the coasting boxes of occluded tracks (only observed ones, as SORT writes)")
+    p.add_argument("--occluded-rows", action="store_true",
+                   help="also write the coasting (predicted amodal) boxes of occluded tracks inside the image")
     p.add_argument("--batch", type=int, default=8, help="frames per detector call")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
@@ -27,8 +27,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from occtrack_ros.tracking import make_tracker
-    from occtrack_ros.tracking.mot_files import result_rows
-    from occtrack_ros.types import TrackState
+    from occtrack_ros.tracking.mot_files import MOT_STATES, MOT_STATES_WITH_OCCLUDED, result_rows
 
     if args.threads:
         import torch
@@ -52,10 +51,8 @@ def run(args) -> int:
                 f.T_world_cam = None
         for frame, dets in zip(frames, detector.detect(frames)):
             out = tracker.step(dets, frame)
-            tracks = out.tracks
-            if args.no_occluded_rows:
-                tracks = [t for t in tracks if t.state != TrackState.OCCLUDED]
-            lines += result_rows(frame.index, tracks, (frame.image.shape[1], frame.image.shape[0]))
+            lines += result_rows(frame.index, out.tracks, (frame.image.shape[1], frame.image.shape[0]),
+                                 MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES)
             for b, s in zip(dets.boxes, dets.scores):
                 det_lines.append(f"{frame.index + 1},-1,{b[0]:.2f},{b[1]:.2f},{b[2] - b[0]:.2f},{b[3] - b[1]:.2f},"
                                  f"{s:.4f},-1,-1,-1")

@@ -18,9 +18,9 @@ def add_arguments(p) -> None:
     p.add_argument("--poses", default=None,
                    help="optional poses.txt (frame tx ty tz qx qy qz qw, T_world_cam) to compensate camera "
                         "rotation; needs image size from --seqinfo or a camera.json next to it")
-    p.add_argument("--no-occluded-rows", action="store_true",
-                   help="do not write coasting boxes of occluded tracks (write them when the evaluation "
-                        "scores occluded ground truth)")
+    p.add_argument("--occluded-rows", action="store_true",
+                   help="also write the coasting boxes of occluded tracks inside the image (when the "
+                        "evaluation scores occluded ground truth, as MOT17's protocol does)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = library default)")
 
 
@@ -31,9 +31,15 @@ def run(args) -> int:
     import numpy as np
 
     from occtrack_ros.tracking import TrackerConfig, make_tracker
-    from occtrack_ros.tracking.mot_files import read_mot_detections, read_seqinfo, result_rows
+    from occtrack_ros.tracking.mot_files import (
+        MOT_STATES,
+        MOT_STATES_WITH_OCCLUDED,
+        read_mot_detections,
+        read_seqinfo,
+        result_rows,
+    )
     from occtrack_ros.tracking.poses import read_poses
-    from occtrack_ros.types import CameraIntrinsics, Detections, Frame, TrackState
+    from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
     if args.threads:
         import torch
@@ -63,10 +69,8 @@ def run(args) -> int:
         frame = Frame(image=blank, stamp_ns=int(round(f * 1e9 / fps)), index=f, intrinsics=intr,
                       T_world_cam=poses.get(f))
         out = tracker.step(dets.get(f, Detections.empty()), frame)
-        tracks = out.tracks
-        if args.no_occluded_rows:
-            tracks = [t for t in tracks if t.state != TrackState.OCCLUDED]
-        lines += result_rows(f, tracks, (intr.width, intr.height) if intr is not None else None)
+        lines += result_rows(f, out.tracks, (intr.width, intr.height) if intr is not None else None,
+                             MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + ("\n" if lines else ""))
     print(f"{args.out}: {len(lines)} rows, {length} frames, {tracker._next_id - 1} track ids")

@@ -18,9 +18,9 @@ episode is a detection (usually of another object) that was associated with the 
 
 ``ours`` is ``occtrack_ros.tracking.make_tracker()`` (imported lazily), set up as ``occtrack
 track-dets`` does: ``TrackerConfig(fps=...)``, the sequence's intrinsics and, when given, the
-camera poses (odometry, which the baselines cannot use). Its CONFIRMED and OCCLUDED tracks are
-written out (OCCLUDED ones with their predicted amodal box: the coasting rows the occlusion
-metrics look at), with the existence probability as confidence.
+camera poses (odometry, which the baselines cannot use). Its rows are those of
+``occtrack_ros.tracking.mot_files.MOT_STATES`` (observed tracks, as the baselines write theirs),
+with the existence probability as confidence.
 """
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def run_tracker(
 
 def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses) -> np.ndarray:
     from occtrack_ros.tracking import TrackerConfig, make_tracker
-    from occtrack_ros.types import CameraIntrinsics, Detections, Frame, TrackState
+    from occtrack_ros.tracking.mot_files import MOT_STATES
+    from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
     if intrinsics is None and image_size is not None and None not in image_size:
         intrinsics = CameraIntrinsics.default_for(int(image_size[0]), int(image_size[1]))
@@ -119,7 +120,7 @@ def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses) -> 
                       T_world_cam=poses.get(t))
         result = tracker.step(Detections(boxes=boxes, scores=d[:, 6]), frame)
         for tr in result.tracks:
-            if tr.state not in (TrackState.CONFIRMED, TrackState.OCCLUDED):
+            if tr.state not in MOT_STATES:
                 continue
             x0, y0, x1, y1 = (float(v) for v in tr.box)
             out.append([t + 1, tr.track_id, x0, y0, x1 - x0, y1 - y0, tr.existence_probability])

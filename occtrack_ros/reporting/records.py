@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from occtrack_ros.tracking.mot_files import MOT_STATES
 from occtrack_ros.types import TrackState
 
 # Timeline codes (what a person watching the track sees), -1 where the track does not exist.
 ABSENT, VISIBLE, OCCLUDED, LOST = -1, 0, 1, 2
 STATE_NAMES = {VISIBLE: "visible", OCCLUDED: "occluded", LOST: "lost"}
-MOT_STATES = (TrackState.CONFIRMED, TrackState.OCCLUDED)  # the rows `occtrack replay` writes
 
 
 def read_records(path: str | Path) -> list[dict]:
@@ -50,7 +50,7 @@ def frames_of(records: list[dict], stamps_ns: list[int]) -> list[int]:
 def mot_rows(records: list[dict], frames: list[int], states=MOT_STATES) -> np.ndarray:
     """``(M, 7)`` MOTChallenge rows (1-based frame, id, x, y, w, h, existence probability).
 
-    Confirmed and occluded objects, as ``tracks_msg_to_mot_rows`` writes them for `occtrack replay`.
+    The states of ``MOT_STATES`` (observed tracks), as ``tracks_msg_to_mot_rows`` writes them for `occtrack replay`.
     """
     assert len(records) == len(frames), f"{len(records)} records but {len(frames)} frames"
     rows = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from occtrack_ros.tracking.mot_files import MOT_STATES
 from occtrack_ros.types import CameraIntrinsics, GraphEdge, Relation, Track, TrackerOutput, TrackState
 
 # Larger than any camera we expect; guards against allocating gigabytes on a corrupt header.
@@ -322,14 +323,13 @@ def edges_to_msg(edges: list[GraphEdge], stamp, frame_id: str):
     return msg
 
 
-MOT_STATES = (TrackState.CONFIRMED, TrackState.OCCLUDED)
 
 
 def tracks_msg_to_mot_rows(msg, frame_number: int, states=MOT_STATES) -> list[tuple]:
     """MOTChallenge rows ``(frame, id, x, y, w, h, conf, -1, -1, -1)`` of a TrackedObjectArray.
 
-    Confirmed and occluded (coasted, amodal box) tracks by default, as SORT reports them; conf is
-    the existence probability. The live and offline outputs are compared on exactly these rows.
+    The states of ``MOT_STATES`` by default (observed tracks, as SORT reports them); conf is the
+    existence probability. The live and offline outputs are compared on exactly these rows.
     """
     rows = []
     for obj in msg.objects:

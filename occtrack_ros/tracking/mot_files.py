@@ -47,8 +47,18 @@ def read_mot_detections(path: str | Path) -> dict[int, Detections]:
     return out
 
 
-def result_rows(frame_index: int, tracks: list[Track], image_size: tuple[int, int] | None = None) -> list[str]:
-    """MOT result lines (1-based frame) for confirmed and occluded (coasting) tracks.
+# The tracks written as MOTChallenge result rows, everywhere (`occtrack track`, `track-dets`, `baselines`,
+# `replay`, the demo): observed ones only, as SORT-style trackers write them. The occlusion protocol ignores
+# fully hidden ground truth, so a coasting box can only be judged against partly visible objects, where the
+# detector's box is the better answer; `--occluded-rows` adds the coasting (amodal) boxes, e.g. to measure
+# their error ("Coast px") or for MOT17's protocol, which counts occluded people.
+MOT_STATES = (TrackState.CONFIRMED,)
+MOT_STATES_WITH_OCCLUDED = (TrackState.CONFIRMED, TrackState.OCCLUDED)
+
+
+def result_rows(frame_index: int, tracks: list[Track], image_size: tuple[int, int] | None = None,
+                states: tuple = MOT_STATES) -> list[str]:
+    """MOT result lines (1-based frame) for the tracks in ``states`` (see MOT_STATES).
 
     With ``image_size`` (width, height), an occluded track whose predicted box lies mostly (more than
     half its area) outside the image is not written: it is hidden by the image border, where no ground
@@ -56,7 +66,7 @@ def result_rows(frame_index: int, tracks: list[Track], image_size: tuple[int, in
     """
     lines = []
     for t in tracks:
-        if t.state not in (TrackState.CONFIRMED, TrackState.OCCLUDED):
+        if t.state not in states:
             continue
         x1, y1, x2, y2 = (float(v) for v in t.box)
         if t.state == TrackState.OCCLUDED and image_size is not None and not _mostly_inside(t.box, image_size):
