@@ -33,6 +33,7 @@ def time_stages(detector, frames: int, height: int, width: int) -> dict:
     import torch
 
     from occtrack_ros.models.detector.head import run_head
+    from occtrack_ros.types import Frame
 
     device = detector.device
     model = detector.model
@@ -42,9 +43,10 @@ def time_stages(detector, frames: int, height: int, width: int) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    rng = np.random.default_rng(0)
-    image = torch.from_numpy(rng.integers(0, 255, (1, height, width, 3), dtype=np.uint8)).to(device)
+    pixels = _scene_frame(height, width)                                     # (H, W, 3) uint8
+    image = torch.from_numpy(pixels[None]).to(device)
     depth = torch.full((1, height, width), 5.0, device=device)
+    host_frame = Frame(image=pixels, depth=np.full((height, width), 5.0, np.float32))
     totals = {"backbone": 0.0, "slots": 0.0, "decoder": 0.0, "head": 0.0}
     slots = None
     with torch.inference_mode(), detector._autocast():
@@ -54,7 +56,7 @@ def time_stages(detector, frames: int, height: int, width: int) -> dict:
             feats = model.encode(x)
             sync()
             t1 = time.perf_counter()
-            slots, attn = model.bind(feats, slots)
+            slots, attn = model.bind(feats, slots if cfg.carry_slots else None)
             sync()
             t2 = time.perf_counter()
             _, alpha, per_slot = model.decode(slots, attn)
@@ -63,7 +65,10 @@ def time_stages(detector, frames: int, height: int, width: int) -> dict:
             full = image.permute(0, 3, 1, 2).float() / 255.0 if cfg.refine_sigma > 0 else None
             rgb = per_slot if (full is not None and cfg.decoder == "broadcast") else None
             out = run_head(alpha.float(), feats.float(), model.feature_grid, height, width, cfg, depth, rgb, full)
-            {k: v.cpu() for k, v in out.items()}
+            host = {k: v.cpu().numpy() for k, v in out.items()}
+            if cfg.split_components:                                         # the host-side part of detect()
+                host["feats"] = feats.float().cpu().numpy()
+                detector._components(host, [host_frame], True)
             t4 = time.perf_counter()
             if i >= 3:
                 for key, dt in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
@@ -71,6 +76,18 @@ def time_stages(detector, frames: int, height: int, width: int) -> dict:
     per_frame = {k: v / frames for k, v in totals.items()}
     per_frame["total"] = sum(per_frame.values())
     return per_frame
+
+
+def _scene_frame(height: int, width: int):
+    """A frame of the ``occlusion`` world (held-out seed 1000) at this size, or noise where it cannot render."""
+    import numpy as np
+
+    try:
+        from occtrack_ros.world.presets import make_sequence
+
+        return next(make_sequence("occlusion", 1000, num_frames=1, width=width, height=height).frames).image
+    except ValueError:   # sizes outside the world's 64..256 px
+        return np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
 
 
 def _row(label: str, per_frame: dict) -> str:

@@ -31,7 +31,7 @@ class DetectorConfig:
     cnn_layers: int = 4              # conv layers; the first one has stride `cnn_stride`
     cnn_stride: int = 2              # feature map side = image_size / cnn_stride
     # --- slot attention
-    num_slots: int = 8               # K: must exceed the max objects in view + background slots
+    num_slots: int = 10              # K: must exceed the max objects in view + background slots
     slot_dim: int = 64
     slot_iters: int = 3              # refinement iterations on the first frame of a clip
     slot_iters_video: int = 2        # iterations on later frames (initialised by the predictor)
@@ -121,8 +121,8 @@ PRESETS: dict[str, DetectorConfig] = {
                                 slot_dim=64, decoder_channels=32, decoder_init_size=8, decoder_upsamples=3,
                                 decoder_attn=True, decoder_rgb_detail=0.25, loss_focus=1.0, loss_luma_weight=0.0,
                                 refine_sigma=0.1, score_threshold=0.4, mask_threshold=0.3, split_components=True,
-                                max_parts=1000, min_fill=0.45, max_area_frac=0.05, max_extent_frac=0.3,
-                                carry_slots=False),
+                                max_parts=1000, min_fill=0.4, min_area_frac=0.001, max_area_frac=0.05,
+                                max_extent_frac=0.3, carry_slots=False),
     # sprites-mot (128x128, static camera, black background, at most 3 flat-coloured sprites of ~21 px).
     "sprites-mot": DetectorConfig(image_size=64, cnn_channels=32, cnn_layers=4, cnn_stride=2, num_slots=5,
                                   slot_dim=64, decoder_channels=32, decoder_init_size=8, decoder_upsamples=3,
