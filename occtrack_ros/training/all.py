@@ -40,8 +40,8 @@ Regenerating the occlusion weights from generated data (training seeds 0-39, eva
     occtrack generate --preset occlusion --seed 0 --count 40 --out data/occ_train
     occtrack generate --preset occlusion --seed 1000 --count 10 --out data/occ_eval
     occtrack train all --data data/occ_train --out runs/all_occlusion --holdout 10 --depth-pose always \
-        --detector-steps 1500 --detector-chunk 250 --detector-batch 4 \
-        --detector-args "--lr 1e-3 --warmup 100 --frame-stride 2" --tracker-epochs 4 --joint-steps 300 \
+        --detector-steps 4000 --detector-chunk 500 --detector-batch 4 \
+        --detector-args "--lr 1e-3 --warmup 60 --frame-stride 2" --tracker-epochs 4 --joint-steps 300 \
         --eval-data data/occ_eval/* --compare --seed 0
 
 ``--depth-pose always`` because generated data carries depth and odometry (which would skip it).
