@@ -259,3 +259,17 @@ def test_result_rows_skip_coasting_boxes_outside_the_image():
     assert ids == ["2", "3"]
     assert len(result_rows(0, tracks, None, MOT_STATES_WITH_OCCLUDED)) == 3
     assert [r.split(",")[1] for r in result_rows(0, tracks)] == ["3"]        # default: observed tracks only
+
+
+def test_track_cli_tracker_overrides_are_parsed_and_checked():
+    from occtrack_ros.commands.track import _tracker_overrides
+
+    overrides = _tracker_overrides(["max_outside_frames=0", "reid_min_similarity=0.9", "use_ego_motion=false"])
+    assert overrides == {"max_outside_frames": 0, "reid_min_similarity": 0.9, "use_ego_motion": False}
+    tracker = make_tracker(overrides, "default")                 # on top of the shipped weights' stored config
+    assert tracker.config.max_outside_frames == 0 and tracker.config.reid_min_similarity == 0.9
+    assert tracker.config.gnn.hidden == make_tracker(None, "default").config.gnn.hidden
+    with pytest.raises(ValueError, match="unknown field"):
+        make_tracker(_tracker_overrides(["bogus=1"]), "default")
+    with pytest.raises(ValueError, match="FIELD=VALUE"):
+        _tracker_overrides(["max_outside_frames"])

@@ -14,11 +14,30 @@ def add_arguments(p) -> None:
     p.add_argument("--dets-out", default=None, help="also write the detector's boxes as a det.txt here")
     p.add_argument("--no-depth", action="store_true", help="ignore depth/ even when present (boxes + poses only)")
     p.add_argument("--no-poses", action="store_true", help="ignore poses.txt (no ego-motion compensation)")
+    p.add_argument("--tracker-set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a TrackerConfig field on top of the weights' stored config (repeatable), e.g. "
+                        "max_outside_frames=0 for Sprites-MOT, whose objects never come back once they leave")
     p.add_argument("--occluded-rows", action="store_true",
                    help="also write the coasting (predicted amodal) boxes of occluded tracks inside the image")
     p.add_argument("--batch", type=int, default=8, help="frames per detector call")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+
+
+def _tracker_overrides(items: list[str]) -> dict:
+    """``FIELD=VALUE`` strings -> a dict for ``make_tracker`` (values parsed as JSON where they can be)."""
+    import json
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--tracker-set {item!r}: expected FIELD=VALUE")
+        key, value = item.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def run(args) -> int:
@@ -40,7 +59,10 @@ def run(args) -> int:
                          f"sequence reader (occtrack_ros.data.sequence): {exc}") from exc
     seq = load_sequence(args.seq, load_depth=not args.no_depth)
     detector = load_detector(args.detector, device=args.device)
-    tracker = make_tracker(None, args.weights)
+    try:
+        tracker = make_tracker(_tracker_overrides(args.tracker_set) or None, args.weights)
+    except ValueError as exc:
+        raise SystemExit(f"occtrack track: {exc}") from exc
     tracker.config.fps = seq.fps
     lines, det_lines = [], []
     n = len(seq)
