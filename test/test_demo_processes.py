@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 import time
 
-from occtrack_ros.commands.demo import _Child, _ros_env
+from occtrack_ros.child_process import ChildProcess
+from occtrack_ros.commands.demo import _ros_env
 
 STUBBORN = ("import signal, time\n"
             "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
@@ -14,7 +15,7 @@ STUBBORN = ("import signal, time\n"
 
 
 def test_child_ignoring_sigint_and_sigterm_is_killed(tmp_path):
-    child = _Child("stubborn", [sys.executable, "-c", STUBBORN], _ros_env(), tmp_path / "stubborn.log")
+    child = ChildProcess("stubborn", [sys.executable, "-c", STUBBORN], _ros_env(), tmp_path / "stubborn.log")
     assert child.wait_for("ready", 30), child.text()
     t0 = time.monotonic()
     child.stop()
@@ -25,7 +26,7 @@ def test_child_ignoring_sigint_and_sigterm_is_killed(tmp_path):
 
 def test_child_that_exits_on_sigint_is_not_killed(tmp_path):
     code = "import time\nprint('ready', flush=True)\ntime.sleep(600)\n"
-    child = _Child("polite", [sys.executable, "-c", code], _ros_env(), tmp_path / "polite.log")
+    child = ChildProcess("polite", [sys.executable, "-c", code], _ros_env(), tmp_path / "polite.log")
     assert child.wait_for("ready", 30), child.text()
     child.stop()
     assert child.p.returncode == -2              # ended by the SIGINT itself, not by SIGTERM (-15) or SIGKILL (-9)
@@ -33,7 +34,7 @@ def test_child_that_exits_on_sigint_is_not_killed(tmp_path):
 
 
 def test_failure_message_names_the_log(tmp_path):
-    child = _Child("x", [sys.executable, "-c", "print('boom')"], _ros_env(), tmp_path / "x.log")
+    child = ChildProcess("x", [sys.executable, "-c", "print('boom')"], _ros_env(), tmp_path / "x.log")
     child.p.wait(timeout=30)
     err = child.failure("it failed")
     child.stop()

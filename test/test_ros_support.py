@@ -11,10 +11,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from occtrack_ros.child_process import ChildProcess
 
 TEST_DIR = Path(__file__).resolve().parent
 REPO = TEST_DIR.parent
@@ -167,40 +168,14 @@ def read_all_records(path: Path) -> dict[str, list[dict]]:
 
 
 # ---------------------------------------------------------------- processes
-class Proc:
-    """A child process whose merged output goes to a log file we can wait on."""
+class Proc(ChildProcess):
+    """The project's ChildProcess started from the repository root; ``stop`` waits 10 s per signal."""
 
     def __init__(self, args: list[str], env: dict, log: Path) -> None:
-        self.log = log
-        self._fh = open(log, "w")
-        self.p = subprocess.Popen(args, env=env, cwd=REPO, stdout=self._fh, stderr=subprocess.STDOUT)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, needle: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if needle in self.text():
-                return True
-            if self.p.poll() is not None:
-                return needle in self.text()
-            time.sleep(0.1)
-        return False
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
+        super().__init__(Path(log).stem, args, env, log, cwd=REPO)
 
     def stop(self, timeout: float = 10.0) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(2)  # SIGINT: the node shuts down cleanly
-            try:
-                self.p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self._fh.close()
-        return self.p.returncode
+        return super().stop(timeout)
 
 
 def node_env(ros_env: dict, seq_dir: Path | None = None) -> dict:

@@ -39,50 +39,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--timeout", type=float, default=480.0, help="seconds the live run may take in all")
 
 
-class _Child:
-    """A child process with its output in a log file; stopped with SIGINT, then terminate, then kill."""
-
-    def __init__(self, name: str, args: list[str], env: dict, log) -> None:
-        import subprocess
-
-        self.name, self.log = name, log
-        self._fh = open(log, "w")
-        self.p = subprocess.Popen(args, env=env, stdout=self._fh, stderr=subprocess.STDOUT)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, needle: str, timeout: float) -> bool:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if needle in self.text():
-                return True
-            if self.p.poll() is not None:
-                return needle in self.text()
-            time.sleep(0.1)
-        return False
-
-    def stop(self) -> None:
-        import signal
-        import subprocess
-
-        for action in (lambda: self.p.send_signal(signal.SIGINT), self.p.terminate, self.p.kill):
-            if self.p.poll() is not None:
-                break
-            action()
-            try:
-                self.p.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                continue
-        self._fh.close()
-
-    def failure(self, what: str) -> RuntimeError:
-        tail = "\n".join(self.text().splitlines()[-25:])
-        return RuntimeError(f"{what}; last lines of {self.log}:\n{tail}")
-
-
 def _ros_env() -> dict:
     import os
     import random
@@ -122,6 +78,7 @@ def _run_live(seq_dir, out, params: str, node_params: list[str], timeout: float,
 
     from tqdm import tqdm
 
+    from occtrack_ros.child_process import ChildProcess
     from occtrack_ros.reporting.records import read_records
 
     env = _ros_env()
@@ -134,26 +91,26 @@ def _run_live(seq_dir, out, params: str, node_params: list[str], timeout: float,
         node_cmd += ["-p", p]
     print(f"live: ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} (loopback only); node parameters: --params-file {params} "
           + " ".join(f"-p {p}" for p in node_params), flush=True)
-    children: list[_Child] = []
+    children: list[ChildProcess] = []
 
     def on_sigterm(signum, frame):
         raise SystemExit(128 + signum)   # unwinds through `finally`, which stops the children
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        node = _Child("tracker_node", node_cmd, env, logs / "tracker_node.log")
+        node = ChildProcess("tracker_node", node_cmd, env, logs / "tracker_node.log")
         children.append(node)
-        recorder = _Child("track_recorder", [py, "-m", "occtrack_ros.ros.track_recorder", "--tracks", f"{NODE}/tracks",
-                                             "--out", str(rec_file), "--idle", "5", "--duration", str(timeout)],
-                          env, logs / "track_recorder.log")
+        recorder_cmd = [py, "-m", "occtrack_ros.ros.track_recorder", "--tracks", f"{NODE}/tracks",
+                        "--out", str(rec_file), "--idle", "5", "--duration", str(timeout)]
+        recorder = ChildProcess("track_recorder", recorder_cmd, env, logs / "track_recorder.log")
         children.append(recorder)
         if not node.wait_for("tracking /camera/image_raw", 180):
             raise node.failure("the tracker node did not start")
         if not recorder.wait_for("RECORDER ready", 60):
             raise recorder.failure("the track recorder did not discover the node's tracks")
-        player = _Child("sequence_player", [py, "-m", "occtrack_ros.ros.sequence_player", "--bag", str(seq_dir / "bag"),
-                                            "--lockstep", f"{NODE}/tracks", "--lockstep-timeout", "60",
-                                            "--wait-subscriber", "60"], env, logs / "sequence_player.log")
+        player_cmd = [py, "-m", "occtrack_ros.ros.sequence_player", "--bag", str(seq_dir / "bag"),
+                      "--lockstep", f"{NODE}/tracks", "--lockstep-timeout", "60", "--wait-subscriber", "60"]
+        player = ChildProcess("sequence_player", player_cmd, env, logs / "sequence_player.log")
         children.append(player)
         deadline = time.monotonic() + timeout
         with tqdm(total=frames, desc="live (player -> node -> recorder)", unit="frame") as bar:
