@@ -4,17 +4,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from occtrack_ros.atomic_io import torch_save_atomic
 from occtrack_ros.tracking.config import GNNConfig, TrackerConfig
 
 FORMAT = "occtrack-tracker-v1"
 
 
 def save_tracker(path: str | Path, model, config: TrackerConfig, extra: dict | None = None) -> None:
-    import torch
-
     payload = {"format": FORMAT, "config": config.to_dict(), "state_dict": model.state_dict(), "extra": extra or {}}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(payload, str(path))
+    torch_save_atomic(payload, path)
 
 
 def load_tracker_checkpoint(path: str | Path, expected: GNNConfig | None = None):

@@ -20,6 +20,8 @@ import shutil
 import time
 from pathlib import Path
 
+from occtrack_ros.atomic_io import write_text_atomic
+
 FORMAT = "occtrack-bundle-v1"
 MANIFEST = "manifest.json"
 REQUIRED = ("detector", "tracker")
@@ -62,9 +64,7 @@ def write_bundle(out: str | Path, detector: str | Path, tracker: str | Path, dep
                 "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "depth_source": "learned" if depth_pose is not None else "topic",
                 "components": components, "provenance": provenance or {}}
-    tmp = out / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
-    tmp.replace(out / MANIFEST)
+    write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True, default=str))
     return out
 
 

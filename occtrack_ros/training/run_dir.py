@@ -15,10 +15,11 @@ first stage without a marker; markers are written atomically (write + rename).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
+
+from occtrack_ros.atomic_io import write_text_atomic
 
 STATUS_FILE = "status.json"
 
@@ -34,12 +35,6 @@ def git_revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (rev + ("+dirty" if dirty else "")) if rev else "unknown"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 class RunDir:
@@ -61,8 +56,8 @@ class RunDir:
 
         payload = {"git_revision": git_revision(), "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    **config}
-        _write_atomic(self.path / "config.json", json.dumps(payload, indent=1, sort_keys=True, default=str))
-        _write_atomic(self.path / "config.yaml", yaml.safe_dump(json.loads(json.dumps(payload, default=str)),
+        write_text_atomic(self.path / "config.json", json.dumps(payload, indent=1, sort_keys=True, default=str))
+        write_text_atomic(self.path / "config.yaml", yaml.safe_dump(json.loads(json.dumps(payload, default=str)),
                                                                 sort_keys=True))
         return payload
 
@@ -90,7 +85,7 @@ class RunDir:
             raise ValueError(f"stage state {state!r}: expected done, skipped or failed")
         data = self.status()
         data[stage] = {"state": state, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}
-        _write_atomic(self.path / STATUS_FILE, json.dumps(data, indent=1, sort_keys=True, default=str))
+        write_text_atomic(self.path / STATUS_FILE, json.dumps(data, indent=1, sort_keys=True, default=str))
 
     def finished(self, stage: str) -> bool:
         """True when the stage completed (done or deliberately skipped) in an earlier attempt."""
@@ -99,7 +94,7 @@ class RunDir:
     # Outputs ------------------------------------------------------------------------------
     def write_metrics(self, metrics: dict) -> Path:
         p = self.path / "metrics.json"
-        _write_atomic(p, json.dumps(metrics, indent=1, sort_keys=True, default=str))
+        write_text_atomic(p, json.dumps(metrics, indent=1, sort_keys=True, default=str))
         return p
 
     def plot_curve(self, stage: str, series: dict[str, tuple[list, list]], ylabel: str = "loss",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from occtrack_ros.atomic_io import torch_save_atomic
 from occtrack_ros.models.depth_pose.depth_net import DepthNet, DepthNetConfig
 from occtrack_ros.models.depth_pose.pose_net import PoseNet, PoseNetConfig
 
@@ -45,8 +46,6 @@ def _check(saved, wanted, what: str, path) -> None:
 def save_depth_pose(path: str | Path, depth_net: DepthNet, pose_net: PoseNet, meta: dict | None = None,
                     extra: dict | None = None) -> None:
     """Write both nets, their configs and free-form metadata (training config, git revision)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
         "format": FORMAT,
         "depth_config": asdict(depth_net.config),
@@ -57,9 +56,7 @@ def save_depth_pose(path: str | Path, depth_net: DepthNet, pose_net: PoseNet, me
     }
     if extra:
         blob.update(extra)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    torch_save_atomic(blob, path)
 
 
 def load_checkpoint_blob(path: str | Path) -> dict:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from occtrack_ros.atomic_io import torch_save_atomic
 from occtrack_ros.models.detector.config import SHAPE_FIELDS, DetectorConfig
 from occtrack_ros.models.detector.model import SlotVideoModel
 
@@ -27,15 +28,11 @@ def _learned_state(model: SlotVideoModel) -> dict[str, torch.Tensor]:
 def save_checkpoint(path: str | Path, model: SlotVideoModel, optimizer: torch.optim.Optimizer | None = None,
                     step: int = 0, history: dict | None = None, extra: dict | None = None) -> None:
     """Write weights + config (+ optimizer state, step and loss history for ``--resume``) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "config": model.cfg.to_dict(), "model": _learned_state(model), "step": int(step),
                "history": history or {}, "extra": extra or {}}
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    torch_save_atomic(payload, path)
 
 
 def read_checkpoint(path: str | Path) -> dict:
