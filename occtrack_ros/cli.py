@@ -9,6 +9,28 @@ import sys
 from occtrack_ros import __version__, commands
 
 
+def parse_assignments(items: list[str], option: str, fields=None, owner: str = "") -> dict:
+    """``FIELD=VALUE`` command-line strings -> a dict, values parsed as JSON where they can be.
+
+    ``option`` names the flag in errors; with ``fields`` (a set of names) a name outside it is refused
+    as a field ``owner`` does not have.
+    """
+    import json
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"{option} {item!r}: expected FIELD=VALUE")
+        key, value = item.split("=", 1)
+        if fields is not None and key not in fields:
+            raise ValueError(f"{option} {item!r}: {owner} has no field {key!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def discover(package, key: str):
     """The modules of ``package`` (public names, sorted) that define ``key`` and ``run``.
 

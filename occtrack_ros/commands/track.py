@@ -25,19 +25,10 @@ def add_arguments(p) -> None:
 
 
 def _tracker_overrides(items: list[str]) -> dict:
-    """``FIELD=VALUE`` strings -> a dict for ``make_tracker`` (values parsed as JSON where they can be)."""
-    import json
+    """``--tracker-set FIELD=VALUE`` strings -> a dict for ``make_tracker`` (it refuses unknown fields)."""
+    from occtrack_ros.cli import parse_assignments
 
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--tracker-set {item!r}: expected FIELD=VALUE")
-        key, value = item.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    return parse_assignments(items, "--tracker-set")
 
 
 def run(args) -> int:

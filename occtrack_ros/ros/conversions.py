@@ -323,8 +323,6 @@ def edges_to_msg(edges: list[GraphEdge], stamp, frame_id: str):
     return msg
 
 
-
-
 def tracks_msg_to_mot_rows(msg, frame_number: int, states=MOT_STATES) -> list[tuple]:
     """MOTChallenge rows ``(frame, id, x, y, w, h, conf, -1, -1, -1)`` of a TrackedObjectArray.
 

@@ -46,24 +46,14 @@ def add_arguments(parser) -> None:
 
 
 def _parse_overrides(items: list[str]) -> dict:
+    """``--set FIELD=VALUE`` strings -> DetectorConfig changes (unknown fields refused)."""
     import dataclasses
-    import json
 
+    from occtrack_ros.cli import parse_assignments
     from occtrack_ros.models.detector.config import DetectorConfig
 
-    fields = {f.name: f for f in dataclasses.fields(DetectorConfig)}
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected FIELD=VALUE")
-        key, value = item.split("=", 1)
-        if key not in fields:
-            raise ValueError(f"--set {item!r}: DetectorConfig has no field {key!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    fields = {f.name for f in dataclasses.fields(DetectorConfig)}
+    return parse_assignments(items, "--set", fields, "DetectorConfig")
 
 
 def find_sources(paths: list[str]) -> list[Path]:
