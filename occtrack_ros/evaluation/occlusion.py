@@ -97,6 +97,16 @@ def frame_matches(gt: np.ndarray, res: np.ndarray, iou_threshold: float = IOU_TH
     return out
 
 
+def frames_by_object(matches: dict[tuple[int, int], int]) -> dict[int, list[int]]:
+    """``frame_matches`` output -> ``{gt_id: sorted frames in which it was matched}``."""
+    by_object: dict[int, list[int]] = {}
+    for f, oid in matches:
+        by_object.setdefault(oid, []).append(f)
+    for frames in by_object.values():
+        frames.sort()
+    return by_object
+
+
 def _split_by_frame(rows: np.ndarray) -> dict[int, np.ndarray]:
     order = np.argsort(rows[:, FRAME], kind="stable")
     rows = rows[order]
@@ -119,11 +129,7 @@ def occlusion_stats(gt: np.ndarray, res: np.ndarray, min_len: int = MIN_EPISODE_
     if not episodes:
         return stats
     matches = frame_matches(gt, res)
-    by_object: dict[int, list[int]] = {}
-    for f, oid in matches:
-        by_object.setdefault(oid, []).append(f)
-    for v in by_object.values():
-        v.sort()
+    by_object = frames_by_object(matches)
     ev = gt[evaluated_rows(gt)]
     gt_row = {(int(r[FRAME]), int(r[ID])): r for r in ev}
     vis_frames = {int(oid): ev[(ev[:, ID] == oid) & (ev[:, VIS] > 0), FRAME] for oid in np.unique(ev[:, ID])}

@@ -18,6 +18,7 @@ from occtrack_ros.evaluation.occlusion import (
     REAPPEAR_WINDOW,
     RECOVERY_WINDOW,
     frame_matches,
+    frames_by_object,
 )
 
 
@@ -47,11 +48,7 @@ def episode_outcomes(gt: np.ndarray, res: np.ndarray, min_len: int = MIN_EPISODE
     assert gt.ndim == 2 and gt.shape[1] >= 9, f"gt must be (N, 9), got {gt.shape}"
     assert res.ndim == 2 and res.shape[1] >= 6, f"results must be (M, >=6), got {res.shape}"
     matches = frame_matches(gt, res)
-    by_object: dict[int, list[int]] = {}
-    for f, oid in matches:
-        by_object.setdefault(oid, []).append(f)
-    for frames in by_object.values():
-        frames.sort()
+    by_object = frames_by_object(matches)
     ev = gt[evaluated_rows(gt)]
     vis = {(int(r[FRAME]), int(r[ID])): float(r[VIS]) for r in ev}
     out = []
