@@ -81,8 +81,9 @@ def test_train_cli_writes_checkpoint_metrics_and_eval_json(seq_dir, tmp_path, oc
     res = occtrack("eval-depth", "--seq", seq_dir, "--json", out, "--weights", ckpt, "--threads", 1)
     assert res.returncode == 0, res.stderr
     result = json.loads(out.read_text())
+    assert meta["refine"]["iters"] == 10 and meta["loss"]["contrast_normalise"] is True  # the defaults
     for key in ("abs_rel", "delta1", "pose_rot_err_deg", "pose_trans_dir_err_deg", "zero_pose_rot_err_deg",
-                "zero_pose_trans_dir_err_deg"):
+                "zero_pose_trans_dir_err_deg", "posenet_pose_rot_err_deg", "posenet_pose_trans_dir_err_deg"):
         assert np.isfinite(result[key]), key
     assert result["frames"] == 5 and result["pose_pairs"] == 4
     assert 0.0 <= result["delta1"] <= 1.0 and result["zero_pose_trans_dir_err_deg"] == 90.0

@@ -10,6 +10,9 @@ Zero-motion baseline: its rotation error is the true rotation angle. A zero tran
 direction, so ``zero_pose_trans_dir_err_deg`` is defined as 90 degrees, the expected error of a
 direction that carries no information (uniform on the sphere); ``forward_pose_trans_dir_err_deg``
 reports the stricter constant guess "straight ahead" (0, 0, 1) as well.
+
+Checkpoints trained with direct pose refinement are scored as inference runs them (PoseNet then
+refinement, ``LearnedNets.motion``); ``posenet_pose_*`` report PoseNet's raw output alongside.
 """
 from __future__ import annotations
 
@@ -63,7 +66,7 @@ def evaluate_sequence(nets, directory, min_translation: float) -> dict:
     seq = load_sequence(directory)
     if seq.poses is None:
         raise FileNotFoundError(f"{directory}: poses.txt is required for the pose errors")
-    out = {k: [] for k in ("abs_rel", "delta1", "rot", "dir", "zero_rot", "forward_dir")}
+    out = {k: [] for k in ("abs_rel", "delta1", "rot", "dir", "zero_rot", "forward_dir", "net_rot", "net_dir")}
     prev = None
     for frame in tqdm(seq, total=len(seq), desc=f"eval-depth {seq.name}", leave=False):
         if frame.depth is None:
@@ -75,10 +78,14 @@ def evaluate_sequence(nets, directory, min_translation: float) -> dict:
         if prev is not None:
             T_true = relative_pose(prev.T_world_cam, frame.T_world_cam)
             T_pred = nets.motion(frame, prev)
+            # PoseNet's own output, before direct refinement (the same matrix for unrefined checkpoints)
+            T_net = nets.motion(frame, prev, refine=False) if nets.refine is not None else T_pred
             out["rot"].append(rotation_angle_deg(T_pred[:3, :3].T @ T_true[:3, :3]))
+            out["net_rot"].append(rotation_angle_deg(T_net[:3, :3].T @ T_true[:3, :3]))
             out["zero_rot"].append(rotation_angle_deg(T_true))
             if np.linalg.norm(T_true[:3, 3]) >= min_translation:
                 out["dir"].append(angle_between_deg(T_pred[:3, 3], T_true[:3, 3]))
+                out["net_dir"].append(angle_between_deg(T_net[:3, 3], T_true[:3, 3]))
                 out["forward_dir"].append(angle_between_deg(np.array([0.0, 0.0, 1.0]), T_true[:3, 3]))
         prev = frame
     return out
@@ -96,6 +103,7 @@ def summarize(lists: dict) -> dict:
         "pose_rot_err_deg": mean("rot"), "pose_trans_dir_err_deg": mean("dir"),
         "zero_pose_rot_err_deg": mean("zero_rot"), "zero_pose_trans_dir_err_deg": 90.0 if lists["dir"] else
         float("nan"), "forward_pose_trans_dir_err_deg": mean("forward_dir"),
+        "posenet_pose_rot_err_deg": mean("net_rot"), "posenet_pose_trans_dir_err_deg": mean("net_dir"),
         "frames": len(lists["abs_rel"]), "pose_pairs": len(lists["rot"]), "direction_pairs": len(lists["dir"]),
     }
 

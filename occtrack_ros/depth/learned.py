@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from occtrack_ros.depth.source import image_tensor
+from occtrack_ros.geometry.rotation import axis_angle_to_matrix
 from occtrack_ros.types import Frame
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "depth_pose_occlusion.pt"
@@ -19,13 +20,18 @@ class LearnedNets:
         self.path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         self.device = device
         self._nets = None
+        self.refine = None  # RefineConfig from the checkpoint's meta, set on loading
 
     def _load(self):
         if self._nets is None:
             from occtrack_ros.models.depth_pose.checkpoint import load_depth_pose
 
+            from occtrack_ros.models.depth_pose.refine import RefineConfig
+
             depth_net, pose_net, meta = load_depth_pose(self.path, device=self.device)
             size = (int(meta.get("height", 128)), int(meta.get("width", 128)))
+            refine = meta.get("refine")
+            self.refine = RefineConfig(**refine) if refine else None
             self._nets = (depth_net, pose_net, size)
         return self._nets
 
@@ -36,8 +42,24 @@ class LearnedNets:
         return depth_net.to_depth(depth_net(image_tensor(frame, size, self.device))[0])
 
     @torch.no_grad()
-    def motion(self, frame: Frame, prev: Frame) -> np.ndarray:
-        """Up-to-scale ``T_prev_cur`` (4, 4): PoseNet with target = current, source = previous."""
-        _, pose_net, size = self._load()
-        T = pose_net.transform(image_tensor(frame, size, self.device), image_tensor(prev, size, self.device))
-        return T[0].double().cpu().numpy()
+    def motion(self, frame: Frame, prev: Frame, refine: bool = True) -> np.ndarray:
+        """Up-to-scale ``T_prev_cur`` (4, 4): PoseNet with target = current, source = previous.
+
+        Checkpoints trained with pose refinement (their meta has ``refine``) polish PoseNet's output by
+        direct alignment at the frame's own resolution, through the current frame's predicted depth
+        (``models.depth_pose.refine``); the translation is in the depth net's units either way.
+        ``refine=False`` returns PoseNet's raw output.
+        """
+        depth_net, pose_net, size = self._load()
+        current, previous = image_tensor(frame, size, self.device), image_tensor(prev, size, self.device)
+        axis_angle, translation = pose_net(current, previous)
+        if refine and self.refine is not None and frame.intrinsics is not None:
+            from occtrack_ros.geometry.camera import intrinsics_matrix
+            from occtrack_ros.models.depth_pose.refine import refine_pose
+
+            h, w = frame.image.shape[:2]
+            full, full_prev = image_tensor(frame, (h, w), self.device), image_tensor(prev, (h, w), self.device)
+            depth = depth_net.to_depth(depth_net(current)[0], (h, w))
+            K = torch.tensor(intrinsics_matrix(frame.intrinsics, h, w), dtype=torch.float32, device=self.device)[None]
+            axis_angle, translation = refine_pose(full, full_prev, depth, K, axis_angle, translation, self.refine)
+        return axis_angle_to_matrix(axis_angle, translation)[0].double().cpu().numpy()

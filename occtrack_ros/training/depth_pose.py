@@ -15,6 +15,8 @@ run's metrics.json. No ground truth is read: only images and camera.json intrins
 """
 from __future__ import annotations
 
+import argparse
+
 STAGE = "depth-pose"
 HELP = "self-supervised depth + ego-motion nets (Monodepth2 losses) with staged pose/depth/joint training"
 STAGES = ("pose", "depth", "joint")
@@ -48,6 +50,19 @@ def add_arguments(p) -> None:
                       help="SSIM weight in the photometric error; 0 = L1 only (the seed's pose-only variant)")
     loss.add_argument("--smoothness", type=float, default=1e-3, help="edge-aware smoothness weight")
     loss.add_argument("--no-automask", action="store_true", help="disable Monodepth2 auto-masking")
+    loss.add_argument("--contrast-normalise", action=argparse.BooleanOptionalAction, default=True,
+                      help="take SSIM + L1 between locally contrast-normalised images, so low-contrast surfaces "
+                      "(the occlusion preset's far wall) constrain depth too; --no-contrast-normalise compares "
+                      "raw images as Monodepth2 does")
+    loss.add_argument("--refine-iters", type=int, default=10,
+                      help="L-BFGS iterations per pyramid level of direct pose refinement in the depth and joint "
+                      "stages: PoseNet's motion is polished against the current depth before it warps the sources, "
+                      "and PoseNet learns to regress the polished motion (0 = off, PoseNet's raw output). The "
+                      "checkpoint records it, and inference refines the same way")
+    loss.add_argument("--pose-distill", type=float, default=10.0,
+                      help="weight of PoseNet's L1 regression onto the refined motion (joint stage)")
+    loss.add_argument("--lcn-window", type=int, default=7,
+                      help="window [px at --size] of the local mean/std of --contrast-normalise")
     loss.add_argument("--pose-prior", default="l1-joint", choices=("sweep", "plane", "l1-joint"),
                       help="signal of the pose stage: sweep = photometric loss minimised per pixel over the "
                       "fronto-parallel planes --sweep-depths (plane-sweep stereo; no depth net); plane = one "
@@ -168,7 +183,7 @@ def train(args) -> int:
     """The staged training loop (see the module docstring)."""
     import json
     import time
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
     from pathlib import Path
 
     import numpy as np
@@ -186,6 +201,7 @@ def train(args) -> int:
         save_depth_pose,
     )
     from occtrack_ros.models.depth_pose.objective import DepthPoseObjective
+    from occtrack_ros.models.depth_pose.refine import RefineConfig
     from occtrack_ros.models.depth_pose.triplets import TripletSampler
 
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
@@ -218,12 +234,14 @@ def train(args) -> int:
         depth_net.load_state_dict(d0.state_dict())
         pose_net.load_state_dict(p0.state_dict())
         print(f"initialised from {args.init}")
-    loss_cfg = PhotometricConfig(alpha=args.alpha, smoothness=args.smoothness, automask=not args.no_automask)
+    loss_cfg = PhotometricConfig(alpha=args.alpha, smoothness=args.smoothness, automask=not args.no_automask,
+                                 contrast_normalise=args.contrast_normalise, lcn_window=args.lcn_window)
     objective = DepthPoseObjective(sampler.height, sampler.width, loss_cfg, args.loss_scales).to(args.device)
     pose_objective = objective
     if args.pose_prior == "l1-joint":
-        pose_cfg = PhotometricConfig(alpha=0.0, smoothness=args.smoothness, automask=not args.no_automask)
+        pose_cfg = replace(loss_cfg, alpha=0.0)
         pose_objective = DepthPoseObjective(sampler.height, sampler.width, pose_cfg, args.loss_scales).to(args.device)
+    refine_cfg = RefineConfig(iters=args.refine_iters, lcn_window=args.lcn_window) if args.refine_iters > 0 else None
     thresholds = CollapseThresholds(depth_cv=args.collapse_depth_cv, trans_ratio=args.collapse_trans_ratio)
     metrics = {"config": {k: v for k, v in vars(args).items() if not k.startswith("_")},
                "git": _git_revision(), "loss": asdict(loss_cfg), "thresholds": asdict(thresholds),
@@ -267,7 +285,9 @@ def train(args) -> int:
             target, sources, K = sampler.sample(args.batch_size, rng, args.device)
             obj = pose_objective if stage == "pose" else objective
             loss, stats = obj(None if plane else depth_net, pose_net, target, sources, K,
-                              plane_depth=prior_depth if plane else None)
+                              plane_depth=prior_depth if plane else None,
+                              refine=refine_cfg if stage in ("depth", "joint") else None,
+                              pose_distill=args.pose_distill)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -310,7 +330,8 @@ def train(args) -> int:
     metrics["collapsed"] = {"depth": bool(last.get("depth_collapsed")), "pose": bool(last.get("pose_collapsed"))}
     meta = {"height": sampler.height, "width": sampler.width, "stages": stages, "iters": iters,
             "git": metrics["git"], "pose_prior": args.pose_prior, "prior_depth": prior_depth, "loss": asdict(loss_cfg),
-            "train_seeds": args.train_seeds, "collapsed": metrics["collapsed"], "init": args.init}
+            "train_seeds": args.train_seeds, "collapsed": metrics["collapsed"], "init": args.init,
+            "refine": asdict(refine_cfg) if refine_cfg is not None else None}
     save_depth_pose(args.out, depth_net, pose_net, meta=meta)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _plot_losses(metrics["history"], run_dir / "loss.png")

@@ -25,9 +25,11 @@ from occtrack_ros.models.depth_pose.losses import (
     PhotometricConfig,
     PhotometricError,
     edge_aware_smoothness,
+    local_contrast_normalise,
     reprojection_loss,
 )
 from occtrack_ros.models.depth_pose.pose_net import PoseNet
+from occtrack_ros.models.depth_pose.refine import RefineConfig, refine_pose
 from occtrack_ros.models.depth_pose.warp import ViewSynthesis
 
 
@@ -35,6 +37,9 @@ class DepthPoseObjective(nn.Module):
     """forward(target (B,3,H,W), sources [(B,3,H,W)], K (B,3,3)) -> (loss, stats dict of tensors).
 
     ``plane_depth`` not None: a depth (or a sequence of depths to sweep) replaces DepthNet's.
+    ``refine`` not None: PoseNet's motions are refined by direct alignment (``refine.refine_pose``)
+    through the current depth before they warp the sources; the warp loss then trains DepthNet
+    only, and PoseNet learns to regress the refined motions (L1, weight ``pose_distill``).
     """
 
     def __init__(self, height: int, width: int, config: PhotometricConfig | None = None, loss_scales: int = 4):
@@ -67,20 +72,33 @@ class DepthPoseObjective(nn.Module):
         return loss, stats
 
     def forward(self, depth_net: DepthNet | None, pose_net: PoseNet, target: torch.Tensor,
-                sources: list[torch.Tensor], K: torch.Tensor, plane_depth=None):
+                sources: list[torch.Tensor], K: torch.Tensor, plane_depth=None,
+                refine: RefineConfig | None = None, pose_distill: float = 10.0):
         B = target.shape[0]
         assert target.shape[1:] == (3, self.height, self.width), \
             f"target must be (B, 3, {self.height}, {self.width}), got {tuple(target.shape)}"
         assert K.shape == (B, 3, 3), f"K must be ({B}, 3, 3), got {tuple(K.shape)}"
         poses = [pose_net(target, s) for s in sources]  # [(axis_angle (B,3), translation (B,3))]
         Ts = [axis_angle_to_matrix(a, t) for a, t in poses]  # [(B, 4, 4)] T_source_target
+        image, raw_sources = target, sources  # DepthNet's input; edge-aware smoothness looks at its raw edges
+        if self.config.contrast_normalise:
+            cfg = self.config
+            target = local_contrast_normalise(target, cfg.lcn_window, cfg.lcn_eps)
+            sources = [local_contrast_normalise(s, cfg.lcn_window, cfg.lcn_eps) for s in sources]
         if plane_depth is not None:
             return self._plane_sweep(target, sources, K, Ts, poses, plane_depth)
         assert depth_net is not None, "depth_net is required unless plane_depth is given"
-        disps = depth_net(target)  # [(B, 1, H/2^s, W/2^s)]
+        disps = depth_net(image)  # [(B, 1, H/2^s, W/2^s)]
         # full-resolution depth per scale, as Monodepth2
         depths = [depth_net.to_depth(d, (self.height, self.width)) for d in disps[:self.loss_scales]]
         total = target.new_zeros(())
+        if refine is not None:
+            refined = [refine_pose(image, raw, depths[0], K, a, t, refine) for raw, (a, t) in zip(raw_sources, poses)]
+            if pose_distill > 0 and any(p.requires_grad for p in pose_net.parameters()):
+                total = total + pose_distill * torch.stack(
+                    [(a - ra).abs().mean() + (t - rt).abs().mean() for (a, t), (ra, rt) in zip(poses, refined)]).mean()
+            poses = refined
+            Ts = [axis_angle_to_matrix(a, t) for a, t in poses]
         mask = None
         for s, depth in enumerate(depths):
             warped, valid = zip(*[self.synth(src, depth, K, T) for src, T in zip(sources, Ts)])
@@ -88,7 +106,7 @@ class DepthPoseObjective(nn.Module):
             if s == 0:
                 mask = m
             if self.config.smoothness > 0:
-                img_s = F.interpolate(target, size=disps[s].shape[-2:], mode="area")
+                img_s = F.interpolate(image, size=disps[s].shape[-2:], mode="area")
                 loss = loss + self.config.smoothness / (2 ** s) * edge_aware_smoothness(disps[s], img_s)
             total = total + loss
         total = total / len(depths)
