@@ -25,7 +25,6 @@ class LearnedNets:
     def _load(self):
         if self._nets is None:
             from occtrack_ros.models.depth_pose.checkpoint import load_depth_pose
-
             from occtrack_ros.models.depth_pose.refine import RefineConfig
 
             depth_net, pose_net, meta = load_depth_pose(self.path, device=self.device)

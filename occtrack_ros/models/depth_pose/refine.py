@@ -39,6 +39,25 @@ def _pool(x: torch.Tensor, factor: int) -> torch.Tensor:
     return x if factor == 1 else F.avg_pool2d(x, factor)
 
 
+def _align_level(tgt, src, dep, K, params, cfg):
+    """One pyramid level of L-BFGS on the (B, 6) pose parameters; returns them updated."""
+    B, _, h, w = tgt.shape
+    synth = ViewSynthesis(h, w).to(tgt.device)
+    x = params.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=cfg.iters, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        warped, valid = synth(src, dep, K, axis_angle_to_matrix(x[:, :3], x[:, 3:]))
+        err = F.huber_loss(warped, tgt, reduction="none", delta=cfg.huber_delta).mean(1, keepdim=True)
+        loss = (err * valid).sum() / valid.sum().clamp_min(1.0) * B
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return x.detach()
+
+
 def refine_pose(target: torch.Tensor, source: torch.Tensor, depth: torch.Tensor, K: torch.Tensor,
                 axis_angle: torch.Tensor, translation: torch.Tensor,
                 config: RefineConfig | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,32 +74,16 @@ def refine_pose(target: torch.Tensor, source: torch.Tensor, depth: torch.Tensor,
     assert depth.shape == (B, 1, H, W), f"depth must be ({B}, 1, {H}, {W}), got {tuple(depth.shape)}"
     assert K.shape == (B, 3, 3), f"K must be ({B}, 3, 3), got {tuple(K.shape)}"
     params = torch.cat([axis_angle, translation], dim=1).detach().clone()
-    if cfg.iters <= 0:
-        return params[:, :3], params[:, 3:]
-    with torch.enable_grad():
-        for level in reversed(range(cfg.levels)):
-            f = 2 ** level
-            h, w = H // f, W // f
-            if h < 8 or w < 8:
-                continue
-            window = max(3, (cfg.lcn_window // f) | 1)
-            tgt = local_contrast_normalise(_pool(target.detach(), f), window, cfg.lcn_eps)
-            src = local_contrast_normalise(_pool(source.detach(), f), window, cfg.lcn_eps)
-            dep = _pool(depth.detach(), f)
-            Kl = K.detach().clone()
-            Kl[:, :2] = Kl[:, :2] / f
-            synth = ViewSynthesis(h, w).to(target.device)
-            x = params.clone().requires_grad_(True)
-            opt = torch.optim.LBFGS([x], lr=1.0, max_iter=cfg.iters, line_search_fn="strong_wolfe")
-
-            def closure():
-                opt.zero_grad()
-                warped, valid = synth(src, dep, Kl, axis_angle_to_matrix(x[:, :3], x[:, 3:]))
-                err = F.huber_loss(warped, tgt, reduction="none", delta=cfg.huber_delta).mean(1, keepdim=True)
-                loss = (err * valid).sum() / valid.sum().clamp_min(1.0) * B
-                loss.backward()
-                return loss
-
-            opt.step(closure)
-            params = x.detach()
+    if cfg.iters > 0:
+        with torch.enable_grad():
+            for level in reversed(range(cfg.levels)):
+                f = 2 ** level
+                if H // f < 8 or W // f < 8:
+                    continue
+                window = max(3, (cfg.lcn_window // f) | 1)
+                tgt = local_contrast_normalise(_pool(target.detach(), f), window, cfg.lcn_eps)
+                src = local_contrast_normalise(_pool(source.detach(), f), window, cfg.lcn_eps)
+                Kl = K.detach().clone()
+                Kl[:, :2] = Kl[:, :2] / f
+                params = _align_level(tgt, src, _pool(depth.detach(), f), Kl, params, cfg)
     return params[:, :3], params[:, 3:]
