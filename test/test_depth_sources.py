@@ -116,3 +116,22 @@ def test_pretrained_source_loads_a_saved_depth_anything(tiny_depth_anything, wei
     assert src_no_odom.estimate(g[1], g[0]).T_prev_cur.shape == (4, 4)
     with pytest.raises(FileNotFoundError, match="no-such-model"):
         make_depth_source("pretrained", "/tmp/no-such-model-dir")
+
+
+def test_refined_checkpoints_polish_posenet_motion_unless_pose_refine_is_off(tmp_path):
+    from occtrack_ros.types import CameraIntrinsics
+
+    torch.manual_seed(0)
+    path = tmp_path / "dp_refine.pt"
+    save_depth_pose(path, DepthNet(), PoseNet(), meta={"height": 64, "width": 64, "refine": {"iters": 3}})
+    intr = CameraIntrinsics.default_for(80, 48)
+    f = [Frame(image=x.image, index=x.index, intrinsics=intr) for x in _frames(with_depth=False, with_odom=False)]
+    raw = LearnedNets(path, pose_refine=False)
+    refined = LearnedNets(path)
+    T_raw, T_ref = raw.motion(f[1], f[0]), refined.motion(f[1], f[0])
+    assert raw.refine is None and refined.refine.iters == 3
+    np.testing.assert_allclose(refined.motion(f[1], f[0], refine=False), T_raw, atol=1e-6)
+    assert not np.allclose(T_ref, T_raw, atol=1e-6)  # the alignment moved the pose
+    # the node parameter reaches the nets through make_depth_source
+    assert make_depth_source("learned", path, pose_refine=False).nets.pose_refine is False
+    assert make_depth_source("learned", path).nets.pose_refine is True

@@ -16,9 +16,10 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "depth_pose_
 class LearnedNets:
     """Loads a depth/pose checkpoint lazily (sources that never need a net never read the file)."""
 
-    def __init__(self, weights: str | Path | None = None, device: str = "cpu"):
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_refine: bool = True):
         self.path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         self.device = device
+        self.pose_refine = pose_refine  # False: PoseNet's raw motion even for checkpoints trained with refinement
         self._nets = None
         self.refine = None  # RefineConfig from the checkpoint's meta, set on loading
 
@@ -30,7 +31,7 @@ class LearnedNets:
             depth_net, pose_net, meta = load_depth_pose(self.path, device=self.device)
             size = (int(meta.get("height", 128)), int(meta.get("width", 128)))
             refine = meta.get("refine")
-            self.refine = RefineConfig(**refine) if refine else None
+            self.refine = RefineConfig(**refine) if refine and self.pose_refine else None
             self._nets = (depth_net, pose_net, size)
         return self._nets
 

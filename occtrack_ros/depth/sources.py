@@ -39,8 +39,8 @@ class _MotionFromNets:
 class TopicDepthSource:
     """Metric depth from the depth topic; motion from odometry, else PoseNet scaled by depth medians."""
 
-    def __init__(self, weights: str | Path | None = None, device: str = "cpu"):
-        self.nets = LearnedNets(weights, device)
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_refine: bool = True):
+        self.nets = LearnedNets(weights, device, pose_refine)
         self.motion = _MotionFromNets(self.nets)
 
     def estimate(self, frame: Frame, prev: Frame | None) -> DepthPose:
@@ -64,8 +64,8 @@ class TopicDepthSource:
 class LearnedDepthSource:
     """DepthNet depth; with odometry its scale comes from odometry/PoseNet translation ratios."""
 
-    def __init__(self, weights: str | Path | None = None, device: str = "cpu"):
-        self.nets = LearnedNets(weights, device)
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_refine: bool = True):
+        self.nets = LearnedNets(weights, device, pose_refine)
         self.motion = _MotionFromNets(self.nets)
 
     def estimate(self, frame: Frame, prev: Frame | None) -> DepthPose:
@@ -92,7 +92,8 @@ class PretrainedDepthSource:
 
     DEFAULT_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
 
-    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_weights: str | Path | None = None):
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_weights: str | Path | None = None,
+                 pose_refine: bool = True):
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
         name = str(weights) if weights is not None else self.DEFAULT_MODEL
@@ -104,7 +105,7 @@ class PretrainedDepthSource:
                                     f"save_pretrained, or a hub id reachable from this machine): {exc}") from exc
         self.device = device
         self.is_metric = getattr(self.model.config, "depth_estimation_type", "relative") == "metric"
-        self.motion = _MotionFromNets(LearnedNets(pose_weights, device))
+        self.motion = _MotionFromNets(LearnedNets(pose_weights, device, pose_refine))
 
     @torch.no_grad()
     def predict(self, frame: Frame) -> np.ndarray:
