@@ -77,7 +77,7 @@ PARAMETERS: tuple[Param, ...] = (
           "DepthNet), 'pretrained' (a transformers depth model), 'none' (boxes only, no 3D).",
           _one_of(DEPTH_SOURCES)),
     Param("pose_refine", True, "without odometry: polish the learned ego-motion by direct photometric "
-          "alignment (0.03 deg rotation error per frame instead of 0.16 on the occlusion preset; about 0.1 s "
+          "alignment (0.024 deg rotation error per frame instead of 0.083 on the occlusion preset; about 0.1 s "
           "per frame on one CPU core). false = PoseNet's raw output."),
     Param("detector_plugin", "", "advanced: 'module:callable' returning an object with detect(frames) and "
           "reset(), used instead of the learned detector (e.g. a wrapper around another detector).", _plugin),
