@@ -11,13 +11,24 @@ import time
 from pathlib import Path
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default action.
+
+    A shell starts background jobs (``make demo &``, a CI step run with ``&``) with SIGINT ignored,
+    and an ignored signal stays ignored across exec; Python then installs no KeyboardInterrupt
+    handler and ROS nodes would miss the clean-shutdown signal that ``stop`` sends first.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class ChildProcess:
     """A child process with its output in a log file; stopped with SIGINT, then SIGTERM, then SIGKILL."""
 
     def __init__(self, name: str, args: list[str], env: dict, log: Path, cwd: Path | None = None) -> None:
         self.name, self.log = name, Path(log)
         self._fh = open(self.log, "w")
-        self.p = subprocess.Popen(args, env=env, cwd=cwd, stdout=self._fh, stderr=subprocess.STDOUT)
+        self.p = subprocess.Popen(args, env=env, cwd=cwd, stdout=self._fh, stderr=subprocess.STDOUT,
+                                  preexec_fn=_default_sigint)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
