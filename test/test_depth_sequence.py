@@ -78,8 +78,12 @@ def test_train_cli_writes_checkpoint_metrics_and_eval_json(seq_dir, tmp_path, oc
     assert (meta["height"], meta["width"]) == (64, 64)
 
     out = tmp_path / "eval.json"
-    res = occtrack("eval-depth", "--seq", seq_dir, "--json", out, "--weights", ckpt, "--threads", 1)
+    fig = tmp_path / "depth.png"
+    res = occtrack("eval-depth", "--seq", seq_dir, "--json", out, "--weights", ckpt, "--threads", 1, "--figure", fig)
     assert res.returncode == 0, res.stderr
+    import cv2
+    assert cv2.imread(str(fig)).shape == (4 * 128 * 2, 3 * 128 * 2, 3)  # 4 frames x (image, truth, prediction), 2x
+
     result = json.loads(out.read_text())
     assert meta["refine"]["iters"] == 10 and meta["loss"]["contrast_normalise"] is True  # the defaults
     for key in ("abs_rel", "delta1", "pose_rot_err_deg", "pose_trans_dir_err_deg", "zero_pose_rot_err_deg",

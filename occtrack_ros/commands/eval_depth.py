@@ -27,6 +27,9 @@ def add_arguments(p) -> None:
     p.add_argument("--weights", default=None, help="depth/pose checkpoint (default: shipped occlusion weights)")
     p.add_argument("--min-translation", type=float, default=1e-3,
                    help="true translations [m] below this are skipped by the direction error")
+    p.add_argument("--figure", default=None,
+                   help="also write a PNG: four frames of the first sequence as image | true depth | predicted depth "
+                   "(median-scaled; log grey scale, 3 m black to 30 m white)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
 
@@ -91,6 +94,33 @@ def evaluate_sequence(nets, directory, min_translation: float) -> dict:
     return out
 
 
+def depth_figure(nets, directory, path, frames: int = 4) -> None:
+    """Rows of image | true depth | median-scaled predicted depth, on a log grey scale from 3 to 30 m."""
+    import cv2
+    import numpy as np
+
+    from occtrack_ros.data.sequence import load_sequence
+    from occtrack_ros.depth.source import resize_map
+
+    def grey(depth):
+        g = (255 * np.clip(np.log(np.maximum(depth, 1e-3) / 3.0) / np.log(10.0), 0, 1)).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2)
+
+    seq = load_sequence(directory)
+    rows = []
+    for i in np.linspace(0, len(seq) - 1, frames).astype(int):
+        frame = seq[int(i)]
+        h, w = frame.image.shape[:2]
+        pred = resize_map(nets.depth(frame), h, w)
+        valid = np.isfinite(frame.depth) & (frame.depth > 0)
+        pred = pred * np.median(frame.depth[valid]) / np.median(pred[valid])
+        rows.append(np.concatenate([frame.image, grey(frame.depth), grey(pred)], axis=1))
+    image = np.concatenate(rows, axis=0)
+    image = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    if not cv2.imwrite(str(path), image[..., ::-1]):
+        raise ValueError(f"could not write the figure {path}")
+
+
 def summarize(lists: dict) -> dict:
     """Means of the error lists under the JSON key names."""
     import numpy as np
@@ -133,6 +163,9 @@ def run(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"occtrack eval-depth: {exc}", file=sys.stderr)
         return 2
+    if args.figure:
+        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
+        depth_figure(nets, args.seq[0], args.figure)
     result = {**summarize(pooled), "weights": str(nets.path), "sequences": per_seq,
               "min_translation_m": args.min_translation}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
