@@ -281,8 +281,7 @@ def plateaued(losses: list[float], chunk: int, rel: float) -> tuple[bool, str]:
 
 def run_detector_stage(args, run, train_dirs: list[Path]) -> Path:
     """Chunks of the detector stage until the reconstruction loss plateaus; returns detector.pt."""
-    import torch
-
+    from occtrack_ros.atomic_io import torch_save_atomic
     from occtrack_ros.models.detector.checkpoint import DEFAULT_WEIGHTS, read_checkpoint
     from occtrack_ros.training import detector as stage
 
@@ -296,8 +295,8 @@ def run_detector_stage(args, run, train_dirs: list[Path]) -> Path:
         path = DEFAULT_WEIGHTS["occlusion"] if init == "default" else Path(init)
         payload = read_checkpoint(path)
         # The stage has no --init: a step-0 checkpoint of the initial weights is resumed instead.
-        torch.save({"format": payload["format"], "config": payload["config"], "model": payload["model"],
-                    "step": 0, "history": {}, "extra": {"init": str(path)}}, ckpt)
+        torch_save_atomic({"format": payload["format"], "config": payload["config"], "model": payload["model"],
+                           "step": 0, "history": {}, "extra": {"init": str(path)}}, ckpt)
         print(f"detector: starting from {path}")
     step = int(read_checkpoint(ckpt)["step"]) if ckpt.exists() else 0
     reason = f"reached --detector-steps {args.detector_steps}"

@@ -200,6 +200,7 @@ def train(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from occtrack_ros.atomic_io import torch_save_atomic
     from occtrack_ros.models.depth_pose import (
         CollapseThresholds,
         DepthNet,
@@ -327,9 +328,9 @@ def train(args) -> int:
                         metrics["collapse_events"].append({"stage": stage, "iter": it + 1, "kind": kind,
                                                            **{k: ema[k] for k in ("depth_cv", "trans_ratio",
                                                                                   "rot_deg")}})
-                torch.save({"depth_state": depth_net.state_dict(), "pose_state": pose_net.state_dict(),
-                            "stage": si, "iter": it + 1, "optimizer": opt.state_dict(), "step": step,
-                            "metrics": metrics}, state_path)
+                torch_save_atomic({"depth_state": depth_net.state_dict(), "pose_state": pose_net.state_dict(),
+                                   "stage": si, "iter": it + 1, "optimizer": opt.state_dict(), "step": step,
+                                   "metrics": metrics}, state_path)
         final = collapse_flags(ema["depth_cv"], ema["trans_ratio"], thresholds)
         if plane:
             final["depth_collapsed"] = False

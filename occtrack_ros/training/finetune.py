@@ -378,6 +378,7 @@ def train(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from occtrack_ros.atomic_io import torch_save_atomic
     from occtrack_ros.models.detector.checkpoint import DEFAULT_WEIGHTS, load_model, save_checkpoint
     from occtrack_ros.tracking import DEFAULT_WEIGHTS as TRACKER_DEFAULT
     from occtrack_ros.tracking.checkpoint import load_tracker_checkpoint, save_tracker
@@ -500,8 +501,8 @@ def train(args) -> int:
         bar.set_postfix(rec=f"{history['rec'][-1]:.4f}", cons=f"{history['cons'][-1]:.3f}",
                         gnn=f"{history['gnn'][-1]:.3f}")
         if ctx.is_main and (step % args.save_every == 0 or step == args.steps):
-            torch.save({"detector": D.unwrap(model).state_dict(), "gnn": gnn.state_dict(),
-                        "optimizer": opt.state_dict(), "step": step, "history": history}, ckpt_path)
+            torch_save_atomic({"detector": D.unwrap(model).state_dict(), "gnn": gnn.state_dict(),
+                               "optimizer": opt.state_dict(), "step": step, "history": history}, ckpt_path)
             _plot(history, out_dir / "loss.png")
     bar.close()
     if ctx.is_main:
