@@ -22,6 +22,7 @@ class LearnedNets:
         self.pose_refine = pose_refine  # False: PoseNet's raw motion even for checkpoints trained with refinement
         self._nets = None
         self.refine = None  # RefineConfig from the checkpoint's meta, set on loading
+        self._last_disparity: tuple[np.ndarray, torch.Tensor] | None = None  # (image, disparity), see _disparity
 
     def _load(self):
         if self._nets is None:
@@ -35,11 +36,22 @@ class LearnedNets:
             self._nets = (depth_net, pose_net, size)
         return self._nets
 
+    def _disparity(self, frame: Frame) -> torch.Tensor:
+        """DepthNet's finest disparity for ``frame``, at the network's input size.
+
+        Remembered for the last image (the array object): the sources ask for a frame's depth and then
+        for its motion, which refines through the same depth, so DepthNet runs once per frame.
+        """
+        if self._last_disparity is None or self._last_disparity[0] is not frame.image:
+            depth_net, _, size = self._load()
+            self._last_disparity = (frame.image, depth_net(image_tensor(frame, size, self.device))[0])
+        return self._last_disparity[1]
+
     @torch.no_grad()
     def depth(self, frame: Frame) -> torch.Tensor:
         """(1, 1, h, w) up-to-scale depth at the network's input size."""
-        depth_net, _, size = self._load()
-        return depth_net.to_depth(depth_net(image_tensor(frame, size, self.device))[0])
+        depth_net, _, _ = self._load()
+        return depth_net.to_depth(self._disparity(frame))
 
     @torch.no_grad()
     def motion(self, frame: Frame, prev: Frame, refine: bool = True) -> np.ndarray:
@@ -59,7 +71,7 @@ class LearnedNets:
 
             h, w = frame.image.shape[:2]
             full, full_prev = image_tensor(frame, (h, w), self.device), image_tensor(prev, (h, w), self.device)
-            depth = depth_net.to_depth(depth_net(current)[0], (h, w))
+            depth = depth_net.to_depth(self._disparity(frame), (h, w))
             K = torch.tensor(intrinsics_matrix(frame.intrinsics, h, w), dtype=torch.float32, device=self.device)[None]
             axis_angle, translation = refine_pose(full, full_prev, depth, K, axis_angle, translation, self.refine)
         return axis_angle_to_matrix(axis_angle, translation)[0].double().cpu().numpy()
