@@ -273,3 +273,77 @@ def test_track_cli_tracker_overrides_are_parsed_and_checked():
         make_tracker(_tracker_overrides(["bogus=1"]), "default")
     with pytest.raises(ValueError, match="FIELD=VALUE"):
         _tracker_overrides(["max_outside_frames"])
+
+
+def _stop_behind_occluder(reid_on_confirm: bool, other_seen_until: int | None = None):
+    """Boxes only. A walks right, is hidden for 25 frames and turned back behind the occluder: it
+    comes back 23 px (2.2 reappearance sigmas) short of where it vanished, outside the
+    frame-by-frame gate (1.55 sigmas at match_threshold 0.3) but inside the take-over's 3.
+    ``other_seen_until``: A's last frame, while the object that appears at frame 30 is already
+    seen (two objects at once)."""
+    cfg = TrackerConfig(fps=10.0, reid_on_confirm=reid_on_confirm, reappear_sigma=0.3, reappear_sigma_growth=0.0)
+    tracker = make_tracker(cfg)
+    ids_a = {}
+    last_a = 29 if other_seen_until is None else other_seen_until
+    for i in range(70):
+        boxes = []
+        if i <= last_a:
+            boxes.append([100 + 5 * i, 200, 130 + 5 * i, 240])
+        if i >= 55 or (other_seen_until is not None and i >= 30):
+            boxes.append([222, 200, 252, 240])                     # A again (or, in the second case, another one)
+        out = tracker.step(dets(boxes), frame(i))
+        for t in out.tracks:
+            if t.state == TrackState.CONFIRMED and t.detection_index == len(boxes) - 1 and boxes:
+                ids_a.setdefault(i, t.track_id)
+    return ids_a
+
+
+def test_new_track_takes_over_the_hidden_track_it_continues():
+    ids = _stop_behind_occluder(True)
+    before, after = {ids[i] for i in range(5, 29)}, {ids[i] for i in range(60, 70)}
+    assert len(before) == 1 and after == before, f"A was {before}, came back as {after}"
+    ids_off = _stop_behind_occluder(False)                    # the frame-by-frame gate alone: a new id
+    assert {ids_off[i] for i in range(60, 70)} != {ids_off[i] for i in range(5, 29)}
+
+
+def test_take_over_never_joins_two_objects_seen_at_once():
+    # The second object is seen from frame 30 while A is still seen until frame 31: never A.
+    ids = _stop_behind_occluder(True, other_seen_until=31)
+    a = {ids[i] for i in range(5, 29)}
+    other = {ids[i] for i in range(40, 70) if i in ids}
+    assert other and not (other & a), f"the second object took A's id: {other} vs {a}"
+
+
+def test_complete_box_at_the_border_and_behind_an_occluder():
+    from occtrack_ros.tracking.tracker import complete_box
+
+    full = np.array([20.0, 10.0])
+    # Cut by the left image border: 6 px of a 20 px wide object are inside; the right edge (6) is kept.
+    out = complete_box(np.array([3.0, 50.0, 6.0, 10.0]), full, None, (128, 128))
+    np.testing.assert_allclose(out, [-4.0, 50.0, 20.0, 10.0])
+    # ... and by the bottom border.
+    out = complete_box(np.array([60.0, 125.0, 20.0, 6.0]), full, None, (128, 128))
+    np.testing.assert_allclose(out, [60.0, 127.0, 20.0, 10.0])
+    # Cut on its right by an occluder: the left edge is where the moved last box expects it.
+    expected = np.array([60.0, 50.0, 20.0, 10.0])
+    seen = np.array([55.0, 50.0, 10.0, 10.0])                 # edges 50..60; expected 50..70
+    np.testing.assert_allclose(complete_box(seen, full, expected, (128, 128), ratio=0.8), expected)
+    np.testing.assert_allclose(complete_box(seen, full, expected, (128, 128), ratio=0.0), seen)  # border only
+    whole = np.array([60.0, 50.0, 19.0, 10.0])                # not cut: unchanged
+    np.testing.assert_allclose(complete_box(whole, full, expected, (128, 128), ratio=0.8), whole)
+
+
+def test_reported_box_keeps_the_full_size_while_leaving_the_image():
+    tracker = make_tracker(TrackerConfig(fps=10.0))
+    out = None
+    for i in range(23):                                       # 40 px wide, moving left by 10 px a frame
+        x0 = 200 - 10 * i
+        out = tracker.step(dets([[max(x0, 0), 200, x0 + 40, 240]]), frame(i))   # the detector clips at 0
+    (t,) = [t for t in out.tracks if t.state == TrackState.CONFIRMED]
+    assert 35 < t.box[2] - t.box[0] < 45 and t.box[0] < -5, f"reported box {t.box} should extend past x=0"
+    plain = make_tracker(TrackerConfig(fps=10.0, amodal_output=False))
+    for i in range(23):
+        x0 = 200 - 10 * i
+        out = plain.step(dets([[max(x0, 0), 200, x0 + 40, 240]]), frame(i))
+    b = out.tracks[0].box
+    assert b[2] - b[0] < 30, f"without completion the box follows the clipped detections, got {b}"

@@ -48,6 +48,10 @@ class TrackerConfig:
     #                                   after occlusion; needs detector embeddings; 0 = motion gate only)
     reid_veto_similarity: float = 0.8  # ... and never matches a detection that looks less alike than this (a
     #                                   different object crossing its predicted path); only with reid enabled
+    reid_on_confirm: bool = True      # when a new track is confirmed, it takes over the id of a hidden track
+    #                                   that could have reappeared there (see Tracker._reidentify_confirmed)
+    reid_confirm_sigmas: float = 3.0  # ... within this many reappearance sigmas of position and size
+    reid_depth_sigma: float = 0.15    # [log depth] depth tolerance of that take-over when both have depth
     learned_weight: float = 0.5       # exponent of the learned score in the geometric blend with the motion score
     # Motion model (image space, per-frame units scaled by the frame interval).
     std_position: float = 1.0 / 20    # measurement/process noise on position, relative to box height
@@ -58,6 +62,12 @@ class TrackerConfig:
     #                                   hidden: keep the track's size, anchor at the box edge nearer the
     #                                   prediction. Off: with the shipped detector 0.75 cost 5.8 IDF1 points
     #                                   on seeds 24-29 (it helped with an earlier detector)
+    amodal_output: bool = True        # report whole-object boxes: a box cut by the image border (or, with
+    #                                   amodal_ratio > 0, by an occluder) takes the track's full size
+    amodal_ratio: float = 0.8         # boxes smaller than this x the full size (away from the border) count as
+    #                                   cut by an occluder; 0 = complete at the image border only
+    amodal_max_cut_frames: int = 15   # a box smaller than the full size for longer is the object's new size
+    border_margin_px: float = 1.0     # a box edge this close to the image border counts as cut by it
     # Motion model in the world frame (used when detections carry depth / 3D positions).
     accel_std: float = 1.0            # [m/s^2] process noise of the constant-velocity 3D filter
     std_depth_rel: float = 0.05       # measurement std of 3D positions, relative to depth

@@ -54,6 +54,39 @@ def amodal_measurement(pred: np.ndarray, z: np.ndarray, ratio: float) -> np.ndar
     return out
 
 
+def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | None,
+                 image_size: tuple[int, int] | None, margin: float = 1.0, ratio: float = 0.0) -> np.ndarray:
+    """The whole object's box from the part of it that is seen: cxcywh (4,) -> (4,).
+
+    ``full_size`` (2,) is the object's w, h from earlier boxes that nothing cut. Along each axis
+    where the seen box is smaller:
+
+    - the image border is an occluder whose position is known: a box touching exactly one border
+      keeps its inner edge and takes the full size, extending past the border like the object;
+    - with ``ratio`` > 0, a box narrower (shorter) than ``ratio`` x the full size away from the
+      border is cut by an occluder in the scene; it keeps the edge nearer where ``expected`` (the
+      last completed box moved by the track's velocity) puts it, the edge the occluder did not cut.
+    """
+    out = np.asarray(box, np.float64).copy()
+    for axis in (0, 1):
+        size, seen = float(full_size[axis]), float(box[2 + axis])
+        if not np.isfinite(size) or seen >= size:
+            continue
+        lo, hi = box[axis] - 0.5 * seen, box[axis] + 0.5 * seen
+        at_lo = image_size is not None and lo <= margin
+        at_hi = image_size is not None and hi >= image_size[axis] - margin
+        if at_lo != at_hi:
+            keep_lo = bool(at_hi)
+        elif not at_lo and ratio > 0 and seen < ratio * size and expected is not None:
+            e_lo, e_hi = expected[axis] - 0.5 * expected[2 + axis], expected[axis] + 0.5 * expected[2 + axis]
+            keep_lo = abs(lo - e_lo) <= abs(hi - e_hi)
+        else:
+            continue
+        out[axis] = lo + 0.5 * size if keep_lo else hi - 0.5 * size
+        out[2 + axis] = size
+    return out
+
+
 class Tracker:
     """Track objects through occlusion; call ``step`` once per frame, even with no detections."""
 
@@ -181,6 +214,7 @@ class Tracker:
         self._last_features = (graph, matches)
         matched_t = {i for i, _ in matches}
         matched_d = {j for _, j in matches}
+        self._just_confirmed: list[TrackRecord] = []
         self._update_matched(matches, nodes, dets)
         covered = graph["covered"] if graph is not None else np.zeros(T)
         outside = self._outside_view()
@@ -191,8 +225,10 @@ class Tracker:
                 if outside[i] and t.misses > c.max_outside_frames:
                     t.state = TrackState.LOST   # left the view: nothing can hide it from the detector there
         self._shift_coasting(matches, nodes)
+        merged = self._reidentify_confirmed()
         self._spawn(nodes, dets, matched_d)
-        ended = [t for t in self.tracks if t.state == TrackState.LOST]
+        self._complete_boxes()
+        ended = merged + [t for t in self.tracks if t.state == TrackState.LOST]
         self.tracks = [t for t in self.tracks if t.state != TrackState.LOST]
         live = [self._public(t) for t in self.tracks]
         return TrackerOutput(tracks=live, ended=[self._public(t) for t in ended], edges=self._scene_graph())
@@ -368,7 +404,14 @@ class Tracker:
         di = np.array([j for _, j in matches])
         x = np.stack([self.tracks[i].x for i in ti])
         P = np.stack([self.tracks[i].P for i in ti])
-        z = amodal_measurement(x[:, :4], xyxy_to_cxcywh(nodes.boxes[di]), c.partial_ratio)
+        z_raw = xyxy_to_cxcywh(nodes.boxes[di])
+        z = amodal_measurement(x[:, :4], z_raw, c.partial_ratio)
+        inside = np.ones(len(z), bool)
+        if self._image_size is not None:
+            W, H = self._image_size
+            m = c.border_margin_px
+            inside = ((z_raw[:, 0] - 0.5 * z_raw[:, 2] > m) & (z_raw[:, 0] + 0.5 * z_raw[:, 2] < W - m)
+                      & (z_raw[:, 1] - 0.5 * z_raw[:, 3] > m) & (z_raw[:, 1] + 0.5 * z_raw[:, 3] < H - m))
         h = np.maximum(x[:, 3:4], 1.0)
         r = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * np.maximum(x[:, 2:4], 1.0)], 1)
         x, P = kalman.update(x, P, r, z)
@@ -384,6 +427,14 @@ class Tracker:
                 t.x[0:2] = z[k, :2]
                 t.P[4:6, 4:6] = np.eye(2) * (c.std_velocity * h[k, 0]) ** 2 * 4
             t.last_z = z[k].copy()
+            if inside[k]:
+                # A box clear of the border and not suddenly smaller: the object's full size. A smaller box
+                # that stays so for amodal_max_cut_frames is the object itself changing size (it moved away).
+                whole = t.full_size is None or (z_raw[k, 2:4] >= c.amodal_ratio * t.full_size).all()
+                t.cut_frames = 0 if whole else t.cut_frames + 1
+                if whole or t.cut_frames > c.amodal_max_cut_frames:
+                    t.full_size = (z_raw[k, 2:4].copy() if t.full_size is None or not whole
+                                   else 0.7 * t.full_size + 0.3 * z_raw[k, 2:4])
             t.score = float(nodes.scores[j])
             t.detection_index = int(j)
             t.last_observed_ns = self._stamp
@@ -392,8 +443,114 @@ class Tracker:
                 t.embedding = e.copy() if t.embedding is None else 0.8 * t.embedding + 0.2 * e
             if nodes.positions is not None:
                 self._update_3d(t, nodes.positions[j], float(nodes.depths[j]), gap)
+            was_tentative = t.state == TrackState.TENTATIVE
             t.mark_hit(c.n_init)
+            if was_tentative and t.state == TrackState.CONFIRMED:
+                self._just_confirmed.append(t)
         self._update_memory([self.tracks[i] for i in ti], di, nodes)
+
+    def _complete_boxes(self) -> None:
+        """Set every track's reported (amodal) box: its filtered box completed where something cuts it.
+
+        The filter follows the box the detector sees, so association compares like with like; only
+        the reported box is completed (``complete_box``), from the track's full size.
+        """
+        c = self.config
+        for t in self.tracks:
+            if not c.amodal_output or t.full_size is None:
+                t.amodal = None
+                continue
+            expected = None
+            if t.amodal is not None:
+                expected = t.amodal.copy()
+                expected[:2] += t.x[4:6]
+            t.amodal = complete_box(t.x[:4], t.full_size, expected, self._image_size, c.border_margin_px,
+                                    c.amodal_ratio)
+
+    def _reidentify_confirmed(self) -> list[TrackRecord]:
+        """Hand hidden tracks the new tracks confirmed this frame that are their objects come back.
+
+        A hidden object often comes back where its filter no longer expects it (it stopped, turned
+        or reversed behind the occluder) or half-covered, so the frame-by-frame gate misses it and
+        a new tentative track starts there. When that track is confirmed (n_init hits: not a
+        one-frame false positive), every hidden confirmed track that was never seen while the new
+        one was (two objects seen at once are two objects) is a candidate. A candidate qualifies
+        when the new box lies within ``reid_confirm_sigmas`` reappearance sigmas of the path
+        between where it was last seen and where constant velocity puts it now, its size (and
+        depth, when both have one) agree, and its appearance is not vetoed. The best candidates
+        are assigned with linear_sum_assignment; the hidden track takes over the new track's
+        state and keeps its own id, and the new track ends (returned, state LOST).
+        """
+        c = self.config
+        new = self._just_confirmed
+        if not c.reid_on_confirm or not new:
+            return []
+        hidden = [t for t in self.tracks if t.state == TrackState.OCCLUDED and t.last_z is not None]
+        if not hidden:
+            return []
+        from occtrack_ros.tracking.features import segment_distance
+
+        nb = np.stack([t.x[:4] for t in new])                     # (M, 4) cxcywh
+        lz = np.stack([t.last_z for t in hidden])                 # (K, 4) last seen, ego-compensated
+        pred = np.stack([t.x[:4] for t in hidden])                # (K, 4) predicted now
+        scale = np.sqrt(np.maximum(lz[:, 2] * lz[:, 3], 1.0))      # (K,)
+        dist = segment_distance(nb[:, :2], lz[:, :2], pred[:, :2]) / scale[:, None]     # (K, M) box sizes
+        misses = np.array([t.misses for t in hidden], np.float64)
+        sigma = (c.reappear_sigma + c.reappear_sigma_growth * misses)[:, None]          # (K, 1)
+        size = (np.abs(np.log(nb[None, :, 2] / np.maximum(lz[:, None, 2], 1e-3)))
+                + np.abs(np.log(nb[None, :, 3] / np.maximum(lz[:, None, 3], 1e-3))))    # (K, M)
+        cost = 0.5 * (dist / sigma) ** 2 + 0.5 * (size / c.reappear_size_sigma) ** 2
+        k = c.reid_confirm_sigmas
+        ok = (dist <= k * sigma) & (size <= k * c.reappear_size_sigma)
+        # Never two objects: the hidden track must have gone unseen for the new track's whole life.
+        ok &= np.array([[h.last_observed_ns < n.first_seen_ns for n in new] for h in hidden])
+        dh = np.array([h.depth if h.depth is not None else np.nan for h in hidden])
+        dn = np.array([n.depth if n.depth is not None else np.nan for n in new])
+        ddepth = np.abs(np.log(np.maximum(dn[None, :], 1e-3) / np.maximum(dh[:, None], 1e-3)))
+        known = np.isfinite(ddepth)
+        ok &= ~known | (ddepth <= k * c.reid_depth_sigma)
+        cost = cost + np.where(known, 0.5 * (np.nan_to_num(ddepth) / c.reid_depth_sigma) ** 2, 0.0)
+        if c.reid_min_similarity > 0:
+            for a, h in enumerate(hidden):
+                for b, n in enumerate(new):
+                    if h.embedding is not None and n.embedding is not None:
+                        sim = float(h.embedding @ n.embedding / max(np.linalg.norm(h.embedding)
+                                                                  * np.linalg.norm(n.embedding), 1e-9))
+                        ok[a, b] &= sim >= c.reid_veto_similarity
+        if not ok.any():
+            return []
+        rows, cols = linear_sum_assignment(np.where(ok, cost, 1e6))
+        ended = []
+        for a, b in zip(rows, cols):
+            if ok[a, b]:
+                self._take_over(hidden[a], new[b])
+                ended.append(new[b])
+        gone = {id(t) for t in ended}
+        self.tracks = [t for t in self.tracks if id(t) not in gone]
+        for t in ended:
+            t.state = TrackState.LOST
+        return ended
+
+    def _take_over(self, old: TrackRecord, new: TrackRecord) -> None:
+        """``old`` (hidden) continues with the motion state and observations of ``new``."""
+        old.x, old.P, old.last_z = new.x.copy(), new.P.copy(), new.last_z.copy()
+        if new.x3 is not None:
+            old.x3, old.P3, old.last_z3 = new.x3.copy(), new.P3.copy(), new.last_z3
+            old.depth = new.depth
+        old.hits += new.hits
+        old.misses = 0
+        old.existence = 1.0
+        old.state = TrackState.CONFIRMED
+        old.score, old.detection_index = new.score, new.detection_index
+        old.last_observed_ns, old.prior_center = new.last_observed_ns, None
+        if new.embedding is not None:
+            old.embedding = new.embedding.copy() if old.embedding is None else 0.5 * (old.embedding + new.embedding)
+        if self.model is not None and new.obs_history:
+            L = self.model.config.history
+            old.obs_history = (old.obs_history + new.obs_history)[-L:]
+            hist = np.zeros((1, L, len(old.obs_history[0])), np.float32)
+            hist[0, L - len(old.obs_history):] = np.stack(old.obs_history)
+            old.memory = self._gnn.memory_from_history(hist)[0]
 
     def _update_3d(self, t: TrackRecord, p: np.ndarray, depth: float, gap: int) -> None:
         c = self.config
@@ -502,6 +659,8 @@ class Tracker:
     def _public(self, t: TrackRecord) -> Track:
         fps = self.config.fps
         cx, cy, w, h = t.x[:4]
+        if t.amodal is not None:
+            cx, cy, w, h = t.amodal
         box = np.array([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], np.float32)
         pos = vel = pos_cov = vel_cov = size = None
         if t.x3 is not None:
