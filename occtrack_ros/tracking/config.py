@@ -52,6 +52,7 @@ class TrackerConfig:
     #                                   that could have reappeared there (see Tracker._reidentify_confirmed)
     reid_confirm_sigmas: float = 3.0  # ... within this many reappearance sigmas of position and size
     reid_depth_sigma: float = 0.15    # [log depth] depth tolerance of that take-over when both have depth
+    duplicate_iou: float = 0.7        # two tracks on one object (see Tracker._merge_duplicates); 0 = off
     learned_weight: float = 0.5       # exponent of the learned score in the geometric blend with the motion score
     # Motion model (image space, per-frame units scaled by the frame interval).
     std_position: float = 1.0 / 20    # measurement/process noise on position, relative to box height

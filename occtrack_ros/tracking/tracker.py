@@ -225,7 +225,7 @@ class Tracker:
                 if outside[i] and t.misses > c.max_outside_frames:
                     t.state = TrackState.LOST   # left the view: nothing can hide it from the detector there
         self._shift_coasting(matches, nodes)
-        merged = self._reidentify_confirmed()
+        merged = self._reidentify_confirmed() + self._merge_duplicates(matched_t)
         self._spawn(nodes, dets, matched_d)
         self._complete_boxes()
         ended = merged + [t for t in self.tracks if t.state == TrackState.LOST]
@@ -525,6 +525,45 @@ class Tracker:
             if ok[a, b]:
                 self._take_over(hidden[a], new[b])
                 ended.append(new[b])
+        gone = {id(t) for t in ended}
+        self.tracks = [t for t in self.tracks if id(t) not in gone]
+        for t in ended:
+            t.state = TrackState.LOST
+        return ended
+
+    def _merge_duplicates(self, matched: set) -> list[TrackRecord]:
+        """End the younger of two tracks that follow one object; return the ended ones (state LOST).
+
+        A detector that splits one object for a few frames leaves two confirmed tracks on it, and from
+        then on they take turns at its detection, switching the reported id every few frames. The
+        sign: a track that missed just this frame while its predicted box lies on (IoU >=
+        ``duplicate_iou``) the box of a track matched this frame, at the same depth when both have
+        one. The older id survives, with the state of the matched one. An object that slips behind
+        another is not one: it is missed for many frames and lies at another depth.
+        """
+        c = self.config
+        if c.duplicate_iou <= 0 or len(self.tracks) < 2:
+            return []
+        seen = [t for i, t in enumerate(self.tracks) if i in matched and t.state == TrackState.CONFIRMED]
+        missed = [t for i, t in enumerate(self.tracks) if i not in matched and t.misses == 1
+                  and t.state == TrackState.OCCLUDED]
+        if not seen or not missed:
+            return []
+        iou = iou_matrix(cxcywh_to_xyxy(np.stack([t.x[:4] for t in missed])),
+                         cxcywh_to_xyxy(np.stack([t.x[:4] for t in seen])))        # (U, M)
+        ended, used = [], set()
+        for u, m in zip(*np.nonzero(iou >= c.duplicate_iou)):
+            a, b = missed[u], seen[m]
+            if id(a) in used or id(b) in used:
+                continue
+            if a.depth is not None and b.depth is not None and abs(np.log(a.depth / b.depth)) > c.reid_depth_sigma:
+                continue
+            used.update((id(a), id(b)))
+            if a.track_id < b.track_id:
+                self._take_over(a, b)
+                ended.append(b)
+            else:
+                ended.append(a)
         gone = {id(t) for t in ended}
         self.tracks = [t for t in self.tracks if id(t) not in gone]
         for t in ended:
