@@ -347,3 +347,21 @@ def test_reported_box_keeps_the_full_size_while_leaving_the_image():
         out = plain.step(dets([[max(x0, 0), 200, x0 + 40, 240]]), frame(i))
     b = out.tracks[0].box
     assert b[2] - b[0] < 30, f"without completion the box follows the clipped detections, got {b}"
+
+
+def _split_then_whole(duplicate_iou: float):
+    """The detector splits one object into two nearly identical boxes for 5 frames, then sees it whole."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, duplicate_iou=duplicate_iou))
+    out = None
+    for i in range(12):
+        box = [100 + 3 * i, 100, 140 + 3 * i, 180]
+        boxes = [box, [box[0] + 3, 102, box[2] + 2, 181]] if i < 5 else [box]
+        out = tracker.step(dets(boxes), frame(i))
+    return out
+
+
+def test_duplicate_tracks_on_one_object_are_merged_into_the_older():
+    out = _split_then_whole(0.7)
+    assert [t.track_id for t in out.tracks] == [1], [(t.track_id, t.state) for t in out.tracks]
+    kept = _split_then_whole(0.0)                            # off: the second track coasts on the same object
+    assert sorted(t.track_id for t in kept.tracks) == [1, 2]

@@ -495,8 +495,9 @@ class Tracker:
         pred = np.stack([t.x[:4] for t in hidden])                # (K, 4) predicted now
         scale = np.sqrt(np.maximum(lz[:, 2] * lz[:, 3], 1.0))      # (K,)
         dist = segment_distance(nb[:, :2], lz[:, :2], pred[:, :2]) / scale[:, None]     # (K, M) box sizes
-        misses = np.array([t.misses for t in hidden], np.float64)
-        sigma = (c.reappear_sigma + c.reappear_sigma_growth * misses)[:, None]          # (K, 1)
+        # The reappearance spread grows with the time hidden (seconds, so that it means the same at any frame rate).
+        hidden_s = np.array([(self._stamp - t.last_observed_ns) * 1e-9 for t in hidden], np.float64)
+        sigma = (c.reappear_sigma + c.reid_sigma_growth_per_s * hidden_s)[:, None]       # (K, 1)
         size = (np.abs(np.log(nb[None, :, 2] / np.maximum(lz[:, None, 2], 1e-3)))
                 + np.abs(np.log(nb[None, :, 3] / np.maximum(lz[:, None, 3], 1e-3))))    # (K, M)
         cost = 0.5 * (dist / sigma) ** 2 + 0.5 * (size / c.reappear_size_sigma) ** 2
