@@ -365,3 +365,21 @@ def test_duplicate_tracks_on_one_object_are_merged_into_the_older():
     assert [t.track_id for t in out.tracks] == [1], [(t.track_id, t.state) for t in out.tracks]
     kept = _split_then_whole(0.0)                            # off: the second track coasts on the same object
     assert sorted(t.track_id for t in kept.tracks) == [1, 2]
+
+
+def test_depth_map_tells_which_edge_an_occluder_cuts():
+    from occtrack_ros.tracking.tracker import complete_box, occluder_sides
+
+    depth = np.full((128, 128), 20.0, np.float32)            # far wall
+    depth[:, 60:70] = 4.0                                    # a pillar at 4 m
+    seen = np.array([55.0, 50.0, 10.0, 10.0])                # object at 8 m, visible 50..60, right of it the pillar
+    sides = occluder_sides(seen, 8.0, depth)
+    assert sides.tolist() == [[False, True], [False, False]]
+    assert not occluder_sides(seen, 3.0, depth).any()        # an object in front of the pillar is not cut by it
+    # The moved last box puts the object at 36..56, so "keep the edge nearer the expected one" keeps the
+    # right edge (60); the depth map overrules it: the right edge is the cut one, the left edge (50) stays.
+    expected = np.array([46.0, 50.0, 20.0, 10.0])
+    full = np.array([20.0, 10.0])
+    np.testing.assert_allclose(complete_box(seen, full, expected, (128, 128), ratio=0.8), [50.0, 50.0, 20.0, 10.0])
+    out = complete_box(seen, full, expected, (128, 128), ratio=0.8, occluded=sides)
+    np.testing.assert_allclose(out, [60.0, 50.0, 20.0, 10.0])

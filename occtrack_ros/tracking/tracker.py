@@ -55,7 +55,8 @@ def amodal_measurement(pred: np.ndarray, z: np.ndarray, ratio: float) -> np.ndar
 
 
 def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | None,
-                 image_size: tuple[int, int] | None, margin: float = 1.0, ratio: float = 0.0) -> np.ndarray:
+                 image_size: tuple[int, int] | None, margin: float = 1.0, ratio: float = 0.0,
+                 occluded: np.ndarray | None = None) -> np.ndarray:
     """The whole object's box from the part of it that is seen: cxcywh (4,) -> (4,).
 
     ``full_size`` (2,) is the object's w, h from earlier boxes that nothing cut. Along each axis
@@ -65,7 +66,10 @@ def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | 
       keeps its inner edge and takes the full size, extending past the border like the object;
     - with ``ratio`` > 0, a box narrower (shorter) than ``ratio`` x the full size away from the
       border is cut by an occluder in the scene; it keeps the edge nearer where ``expected`` (the
-      last completed box moved by the track's velocity) puts it, the edge the occluder did not cut.
+      last completed box moved by the track's velocity) puts it, the edge the occluder did not cut;
+    - ``occluded`` (2, 2) bool, [axis][low edge, high edge], says where a nearer surface borders the
+      box (from a depth map, ``occluder_sides``). Where exactly one edge of an axis has one, that
+      edge is the cut one, whatever ``ratio`` and ``expected`` say.
     """
     out = np.asarray(box, np.float64).copy()
     for axis in (0, 1):
@@ -77,6 +81,8 @@ def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | 
         at_hi = image_size is not None and hi >= image_size[axis] - margin
         if at_lo != at_hi:
             keep_lo = bool(at_hi)
+        elif occluded is not None and occluded[axis, 0] != occluded[axis, 1]:
+            keep_lo = bool(occluded[axis, 1])
         elif not at_lo and ratio > 0 and seen < ratio * size and expected is not None:
             e_lo, e_hi = expected[axis] - 0.5 * expected[2 + axis], expected[axis] + 0.5 * expected[2 + axis]
             keep_lo = abs(lo - e_lo) <= abs(hi - e_hi)
@@ -84,6 +90,29 @@ def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | 
             continue
         out[axis] = lo + 0.5 * size if keep_lo else hi - 0.5 * size
         out[2 + axis] = size
+    return out
+
+
+def occluder_sides(box: np.ndarray, depth: float, depth_map: np.ndarray, strip: int = 3,
+                   nearer: float = 0.85) -> np.ndarray:
+    """(2, 2) bool [axis][low, high]: which edges of the box (cxcywh) border a surface nearer than it.
+
+    The median depth of a ``strip``-pixel band just outside each edge (over the box's extent along
+    the other axis) below ``nearer`` x the object's ``depth`` means something in front of the object
+    ends there: that edge is where an occluder cuts it. Bands outside the image, or without valid
+    depth, say nothing (False).
+    """
+    out = np.zeros((2, 2), bool)
+    H, W = depth_map.shape[:2]
+    x0, y0 = int(np.floor(box[0] - 0.5 * box[2])), int(np.floor(box[1] - 0.5 * box[3]))
+    x1, y1 = int(np.ceil(box[0] + 0.5 * box[2])), int(np.ceil(box[1] + 0.5 * box[3]))
+    ys, xs = slice(max(y0, 0), min(y1, H)), slice(max(x0, 0), min(x1, W))
+    bands = {(0, 0): (ys, slice(max(x0 - strip, 0), max(x0, 0))), (0, 1): (ys, slice(min(x1, W), min(x1 + strip, W))),
+             (1, 0): (slice(max(y0 - strip, 0), max(y0, 0)), xs), (1, 1): (slice(min(y1, H), min(y1 + strip, H)), xs)}
+    for (axis, side), (r, c) in bands.items():
+        d = depth_map[r, c]
+        d = d[np.isfinite(d) & (d > 0)]
+        out[axis, side] = d.size > 0 and float(np.median(d)) < nearer * depth
     return out
 
 
@@ -116,6 +145,7 @@ class Tracker:
         self._image_size: tuple[int, int] | None = None
         self._predicted = False
         self._frames = 0
+        self._depth_map = None
         self._last_features = None    # graph inputs of the last correct(), used to build training data
 
     # ---------------------------------------------------------------- predict
@@ -240,8 +270,11 @@ class Tracker:
 
     # --------------------------------------------------------------- helpers
     def _read_camera(self, frame: Frame | None) -> None:
+        self._depth_map = None
         if frame is None:
             return
+        if frame.depth is not None and np.ndim(frame.depth) == 2:
+            self._depth_map = np.asarray(frame.depth)
         if frame.intrinsics is not None:
             self._K = frame.intrinsics.K
             self._image_size = (frame.intrinsics.width, frame.intrinsics.height)
@@ -464,8 +497,11 @@ class Tracker:
             if t.amodal is not None:
                 expected = t.amodal.copy()
                 expected[:2] += t.x[4:6]
+            occluded = None
+            if self._depth_map is not None and t.depth is not None and t.misses == 0:
+                occluded = occluder_sides(t.x[:4], t.depth, self._depth_map)
             t.amodal = complete_box(t.x[:4], t.full_size, expected, self._image_size, c.border_margin_px,
-                                    c.amodal_ratio)
+                                    c.amodal_ratio, occluded)
 
     def _reidentify_confirmed(self) -> list[TrackRecord]:
         """Hand hidden tracks the new tracks confirmed this frame that are their objects come back.
