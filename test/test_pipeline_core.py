@@ -102,3 +102,13 @@ def test_bad_frame_shape_is_named(plugin_module):
     pipe = Pipeline(PipelineConfig(detector_plugin="occtrack_test_plugins:make", depth_source="none"))
     with pytest.raises(AssertionError, match=r"\(H, W, 3\) uint8"):
         pipe.process(Frame(image=np.zeros((4, 4), np.uint8)))
+
+
+def test_reid_on_confirm_parameter_reaches_the_tracker():
+    from occtrack_ros.pipeline import Pipeline
+    from occtrack_ros.ros import parameters as P
+
+    for value in (True, False):
+        pipe = Pipeline(P.pipeline_config({**P.defaults(), "depth_source": "none", "reid_on_confirm": value}))
+        assert pipe.tracker.config.reid_on_confirm is value
+        assert pipe.tracker.config.max_occluded_frames == P.defaults()["max_occlusion_age"]
