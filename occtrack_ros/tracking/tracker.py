@@ -621,12 +621,12 @@ class Tracker:
         old.last_observed_ns, old.prior_center = new.last_observed_ns, None
         if new.embedding is not None:
             old.embedding = new.embedding.copy() if old.embedding is None else 0.5 * (old.embedding + new.embedding)
-        if self.model is not None and new.obs_history:
+        if self.model is not None and new.obs_history is not None:
             L = self.model.config.history
-            old.obs_history = (old.obs_history + new.obs_history)[-L:]
-            hist = np.zeros((1, L, len(old.obs_history[0])), np.float32)
-            hist[0, L - len(old.obs_history):] = np.stack(old.obs_history)
-            old.memory = self._gnn.memory_from_history(hist)[0]
+            n = min(new.hits, L)                                   # the new track's observations, oldest first
+            mine = old.obs_history if old.obs_history is not None else np.zeros_like(new.obs_history)
+            old.obs_history = np.concatenate([mine, new.obs_history[L - n:]])[-L:]
+            old.memory = self._gnn.memory_from_history(old.obs_history[None])[0]
 
     def _update_3d(self, t: TrackRecord, p: np.ndarray, depth: float, gap: int) -> None:
         c = self.config
@@ -650,11 +650,13 @@ class Tracker:
         L = self.model.config.history
         obs = self._det_obs(det_features(nodes)[det_idx], None if nodes.embeddings is None
                             else nodes.embeddings[det_idx].astype(np.float32))
-        hist = np.zeros((len(tracks), L, obs.shape[1]), np.float32)     # (T, L, obs_dim)
         for k, t in enumerate(tracks):
-            t.obs_history = (t.obs_history + [obs[k]])[-L:]
-            hist[k, L - len(t.obs_history):] = np.stack(t.obs_history)
-        new = self._gnn.memory_from_history(hist)
+            # A window of the last L observations, oldest first; zero rows (not yet seen) are skipped.
+            if t.obs_history is None:
+                t.obs_history = np.zeros((L, obs.shape[1]), np.float32)
+            t.obs_history[:-1] = t.obs_history[1:]
+            t.obs_history[-1] = obs[k]
+        new = self._gnn.memory_from_history(np.stack([t.obs_history for t in tracks]))   # (T, L, obs_dim)
         for t, m in zip(tracks, new):
             t.memory = m
 
