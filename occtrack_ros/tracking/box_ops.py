@@ -25,12 +25,12 @@ def intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     y1 = np.maximum(a[:, None, 1], b[None, :, 1])
     x2 = np.minimum(a[:, None, 2], b[None, :, 2])
     y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    return np.clip(x2 - x1, 0.0, None) * np.clip(y2 - y1, 0.0, None)
+    return np.maximum(x2 - x1, 0.0) * np.maximum(y2 - y1, 0.0)
 
 
 def area(boxes: np.ndarray) -> np.ndarray:
     """(N, 4) xyxy -> (N,) areas (0 for degenerate boxes)."""
-    return np.clip(boxes[:, 2] - boxes[:, 0], 0.0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0.0, None)
+    return np.maximum(boxes[:, 2] - boxes[:, 0], 0.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

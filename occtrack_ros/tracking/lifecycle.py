@@ -30,7 +30,6 @@ class TrackRecord:
     last_z3: np.ndarray | None = None   # (3,) last observed 3D position
     depth: float | None = None          # [m] current (predicted or observed) depth in the camera
     memory: np.ndarray | None = None    # (H,) GRU state of the learned graph
-    obs_history: np.ndarray | None = None  # (GNNConfig.history, obs_dim) last observations, oldest first, 0-padded
     embedding: np.ndarray | None = None  # (D,) running mean appearance embedding
     detection_index: int = -1
     prior_center: np.ndarray | None = None  # (2,) predicted centre before this frame's correction
