@@ -91,7 +91,7 @@ PARAMETERS: tuple[Param, ...] = (
           "before it is LOST. Raise it for long occlusions at a high frame rate.", _non_negative),
     Param("reid_on_confirm", True, "a newly confirmed track takes over the id of a hidden track that could "
           "have reappeared where it started (occlusion recovery without appearance). Set false in crowds "
-          "tracked from boxes alone, where it mostly joins two people (MOT17: IDF1 50.8 with it, 53.8 without)."),
+          "tracked from boxes alone, where it mostly joins two people (MOT17: IDF1 50.9 with it, 53.7 without)."),
     # Topics (relative names, remappable as usual).
     Param("image_topic", "image", "colour image input (rgb8/bgr8/rgba8/bgra8/mono8).", _topic),
     Param("image_transport", "raw", "'raw' (sensor_msgs/Image) or 'compressed' (sensor_msgs/CompressedImage "
