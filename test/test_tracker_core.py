@@ -383,3 +383,16 @@ def test_depth_map_tells_which_edge_an_occluder_cuts():
     np.testing.assert_allclose(complete_box(seen, full, expected, (128, 128), ratio=0.8), [50.0, 50.0, 20.0, 10.0])
     out = complete_box(seen, full, expected, (128, 128), ratio=0.8, occluded=sides)
     np.testing.assert_allclose(out, [60.0, 50.0, 20.0, 10.0])
+
+
+@pytest.mark.parametrize("weights", ["none", "default"])
+def test_reported_adjacency_means_near(weights):
+    """ADJACENT edges join objects near each other, with or without the learned graph."""
+    tracker = make_tracker(TrackerConfig(fps=10.0) if weights == "none" else None, weights)
+    boxes = [[100, 100, 140, 180], [150, 100, 190, 180], [500, 300, 540, 380]]   # two side by side, one far
+    out = None
+    for i in range(5):
+        out = tracker.step(dets(boxes), frame(i))
+    ids = {t.detection_index: t.track_id for t in out.tracks}
+    adjacent = {tuple(sorted((e.source_id, e.target_id))) for e in out.edges if e.relation == Relation.ADJACENT}
+    assert adjacent == {tuple(sorted((ids[0], ids[1])))}, adjacent

@@ -80,6 +80,7 @@ class TrackerConfig:
     common_motion_min_tracks: int = 2  # observed tracks needed to trust that median
     # Scene graph between tracks reported each step.
     edge_min_weight: float = 0.1      # edges with lower soft adjacency are not reported
+    adjacent_depth_sigma: float = 0.2  # [log depth] depth spread of "adjacent" (objects at other depths are not)
     gnn: GNNConfig = field(default_factory=GNNConfig)
 
     def to_dict(self) -> dict:
