@@ -21,6 +21,7 @@ from occtrack_ros.tracking.features import (
     TrackNodes,
     det_features,
     edge_features,
+    segment_distance,
     spatial_features,
     track_features,
 )
@@ -54,6 +55,23 @@ def amodal_measurement(pred: np.ndarray, z: np.ndarray, ratio: float) -> np.ndar
     return out
 
 
+def unit_rows(e: np.ndarray) -> np.ndarray:
+    """(N, D) -> rows scaled to unit length (zero rows stay zero)."""
+    e = np.asarray(e, np.float64)
+    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
+
+
+def border_contact(boxes: np.ndarray, image_size: tuple[int, int] | None, margin: float) -> np.ndarray:
+    """(N, 4) cxcywh -> (N, 2, 2) bool [box][axis][low, high]: the edge lies within ``margin`` of the image border."""
+    out = np.zeros((len(boxes), 2, 2), bool)
+    if image_size is None:
+        return out
+    for axis in (0, 1):
+        out[:, axis, 0] = boxes[:, axis] - 0.5 * boxes[:, 2 + axis] <= margin
+        out[:, axis, 1] = boxes[:, axis] + 0.5 * boxes[:, 2 + axis] >= image_size[axis] - margin
+    return out
+
+
 def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | None,
                  image_size: tuple[int, int] | None, margin: float = 1.0, ratio: float = 0.0,
                  occluded: np.ndarray | None = None) -> np.ndarray:
@@ -72,13 +90,13 @@ def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | 
       edge is the cut one, whatever ``ratio`` and ``expected`` say.
     """
     out = np.asarray(box, np.float64).copy()
+    border = border_contact(out[None], image_size, margin)[0]     # (2, 2)
     for axis in (0, 1):
         size, seen = float(full_size[axis]), float(box[2 + axis])
         if not np.isfinite(size) or seen >= size:
             continue
         lo, hi = box[axis] - 0.5 * seen, box[axis] + 0.5 * seen
-        at_lo = image_size is not None and lo <= margin
-        at_hi = image_size is not None and hi >= image_size[axis] - margin
+        at_lo, at_hi = border[axis]
         if at_lo != at_hi:
             keep_lo = bool(at_hi)
         elif occluded is not None and occluded[axis, 0] != occluded[axis, 1]:
@@ -244,8 +262,7 @@ class Tracker:
         self._last_features = (graph, matches)
         matched_t = {i for i, _ in matches}
         matched_d = {j for _, j in matches}
-        self._just_confirmed: list[TrackRecord] = []
-        self._update_matched(matches, nodes, dets)
+        confirmed = self._update_matched(matches, nodes, dets)
         covered = graph["covered"] if graph is not None else np.zeros(T)
         outside = self._outside_view()
         for i, t in enumerate(self.tracks):
@@ -255,7 +272,7 @@ class Tracker:
                 if outside[i] and t.misses > c.max_outside_frames:
                     t.state = TrackState.LOST   # left the view: nothing can hide it from the detector there
         self._shift_coasting(matches, nodes)
-        merged = self._reidentify_confirmed() + self._merge_duplicates(matched_t)
+        merged = self._reidentify_confirmed(confirmed) + self._merge_duplicates(matched_t)
         self._spawn(nodes, dets, matched_d)
         self._complete_boxes()
         ended = merged + [t for t in self.tracks if t.state == TrackState.LOST]
@@ -289,7 +306,7 @@ class Tracker:
         emb = None
         if dets.embeddings is not None and len(dets):
             e = np.asarray(dets.embeddings, np.float64)
-            emb = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
+            emb = unit_rows(e)
         positions, depths = None, None
         if len(dets):
             if dets.positions_cam is not None:
@@ -327,7 +344,7 @@ class Tracker:
         emb = None
         if nodes.embeddings is not None and all(t.embedding is not None for t in tr):
             emb = np.stack([t.embedding for t in tr])
-            emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+            emb = unit_rows(emb)
         last = np.stack([t.last_z if t.last_z is not None else t.x[:4] for t in tr])
         tn = TrackNodes(
             pred_boxes=cxcywh_to_xyxy(x[:, :4]), last_boxes=cxcywh_to_xyxy(last), maha2=maha2,
@@ -429,22 +446,19 @@ class Tracker:
                     free[cols_idx[j]] = False
         return matches
 
-    def _update_matched(self, matches: list, nodes: FrameNodes, dets: Detections) -> None:
+    def _update_matched(self, matches: list, nodes: FrameNodes, dets: Detections) -> list[TrackRecord]:
+        """Correct the matched tracks; returns those that were confirmed by this frame's hit."""
         c = self.config
         if not matches:
-            return
+            return []
+        confirmed = []
         ti = np.array([i for i, _ in matches])
         di = np.array([j for _, j in matches])
         x = np.stack([self.tracks[i].x for i in ti])
         P = np.stack([self.tracks[i].P for i in ti])
         z_raw = xyxy_to_cxcywh(nodes.boxes[di])
         z = amodal_measurement(x[:, :4], z_raw, c.partial_ratio)
-        inside = np.ones(len(z), bool)
-        if self._image_size is not None:
-            W, H = self._image_size
-            m = c.border_margin_px
-            inside = ((z_raw[:, 0] - 0.5 * z_raw[:, 2] > m) & (z_raw[:, 0] + 0.5 * z_raw[:, 2] < W - m)
-                      & (z_raw[:, 1] - 0.5 * z_raw[:, 3] > m) & (z_raw[:, 1] + 0.5 * z_raw[:, 3] < H - m))
+        inside = ~border_contact(z_raw, self._image_size, c.border_margin_px).any(axis=(1, 2))
         h = np.maximum(x[:, 3:4], 1.0)
         r = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * np.maximum(x[:, 2:4], 1.0)], 1)
         x, P = kalman.update(x, P, r, z)
@@ -479,8 +493,9 @@ class Tracker:
             was_tentative = t.state == TrackState.TENTATIVE
             t.mark_hit(c.n_init)
             if was_tentative and t.state == TrackState.CONFIRMED:
-                self._just_confirmed.append(t)
+                confirmed.append(t)
         self._update_memory([self.tracks[i] for i in ti], di, nodes)
+        return confirmed
 
     def _complete_boxes(self) -> None:
         """Set every track's reported (amodal) box: its filtered box completed where something cuts it.
@@ -503,7 +518,7 @@ class Tracker:
             t.amodal = complete_box(t.x[:4], t.full_size, expected, self._image_size, c.border_margin_px,
                                     c.amodal_ratio, occluded)
 
-    def _reidentify_confirmed(self) -> list[TrackRecord]:
+    def _reidentify_confirmed(self, new: list[TrackRecord]) -> list[TrackRecord]:
         """Hand hidden tracks the new tracks confirmed this frame that are their objects come back.
 
         A hidden object often comes back where its filter no longer expects it (it stopped, turned
@@ -518,14 +533,11 @@ class Tracker:
         state and keeps its own id, and the new track ends (returned, state LOST).
         """
         c = self.config
-        new = self._just_confirmed
         if not c.reid_on_confirm or not new:
             return []
         hidden = [t for t in self.tracks if t.state == TrackState.OCCLUDED and t.last_z is not None]
         if not hidden:
             return []
-        from occtrack_ros.tracking.features import segment_distance
-
         nb = np.stack([t.x[:4] for t in new])                     # (M, 4) cxcywh
         lz = np.stack([t.last_z for t in hidden])                 # (K, 4) last seen, ego-compensated
         pred = np.stack([t.x[:4] for t in hidden])                # (K, 4) predicted now
@@ -548,12 +560,12 @@ class Tracker:
         ok &= ~known | (ddepth <= k * c.reid_depth_sigma)
         cost = cost + np.where(known, 0.5 * (np.nan_to_num(ddepth) / c.reid_depth_sigma) ** 2, 0.0)
         if c.reid_min_similarity > 0:
-            for a, h in enumerate(hidden):
-                for b, n in enumerate(new):
-                    if h.embedding is not None and n.embedding is not None:
-                        sim = float(h.embedding @ n.embedding / max(np.linalg.norm(h.embedding)
-                                                                  * np.linalg.norm(n.embedding), 1e-9))
-                        ok[a, b] &= sim >= c.reid_veto_similarity
+            eh = [a for a, t in enumerate(hidden) if t.embedding is not None]
+            en = [b for b, t in enumerate(new) if t.embedding is not None]
+            if eh and en:
+                sim = unit_rows(np.stack([hidden[a].embedding for a in eh])) @ unit_rows(
+                    np.stack([new[b].embedding for b in en])).T
+                ok[np.ix_(eh, en)] &= sim >= c.reid_veto_similarity
         if not ok.any():
             return []
         rows, cols = linear_sum_assignment(np.where(ok, cost, 1e6))
@@ -562,11 +574,7 @@ class Tracker:
             if ok[a, b]:
                 self._take_over(hidden[a], new[b])
                 ended.append(new[b])
-        gone = {id(t) for t in ended}
-        self.tracks = [t for t in self.tracks if id(t) not in gone]
-        for t in ended:
-            t.state = TrackState.LOST
-        return ended
+        return self._end(ended)
 
     def _merge_duplicates(self, matched: set) -> list[TrackRecord]:
         """End the younger of two tracks that follow one object; return the ended ones (state LOST).
@@ -601,6 +609,10 @@ class Tracker:
                 ended.append(b)
             else:
                 ended.append(a)
+        return self._end(ended)
+
+    def _end(self, ended: list[TrackRecord]) -> list[TrackRecord]:
+        """Remove ``ended`` (merged into other tracks) from the live tracks; they are reported as LOST."""
         gone = {id(t) for t in ended}
         self.tracks = [t for t in self.tracks if id(t) not in gone]
         for t in ended:
