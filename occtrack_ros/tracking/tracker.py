@@ -36,23 +36,12 @@ def amodal_measurement(pred: np.ndarray, z: np.ndarray, ratio: float) -> np.ndar
     centre lags the object; fed to the filter as is, it drags the velocity towards zero just before
     the object disappears. Where the measured width (height) is below ``ratio`` x the predicted one,
     the predicted size is kept and the centre is put half that size in from whichever visible edge
-    lies nearer its predicted position (the edge the occluder does not cut).
+    lies nearer its predicted position (the edge the occluder does not cut): ``complete_boxes`` with
+    the prediction as both the full size and the expected box.
     """
     if ratio <= 0 or len(z) == 0:
         return z
-    out = z.copy()
-    for axis in (0, 1):
-        size, seen = pred[:, 2 + axis], z[:, 2 + axis]
-        cut = seen < ratio * size
-        if not cut.any():
-            continue
-        lo, hi = z[:, axis] - 0.5 * seen, z[:, axis] + 0.5 * seen
-        p_lo, p_hi = pred[:, axis] - 0.5 * size, pred[:, axis] + 0.5 * size
-        from_lo = np.abs(lo - p_lo) <= np.abs(hi - p_hi)          # the low edge is the uncut one
-        centre = np.where(from_lo, lo + 0.5 * size, hi - 0.5 * size)
-        out[:, axis] = np.where(cut, centre, z[:, axis])
-        out[:, 2 + axis] = np.where(cut, size, z[:, 2 + axis])
-    return out
+    return complete_boxes(z, pred[:, 2:4], pred, None, ratio=ratio)
 
 
 def unit_rows(e: np.ndarray) -> np.ndarray:
@@ -72,43 +61,60 @@ def border_contact(boxes: np.ndarray, image_size: tuple[int, int] | None, margin
     return out
 
 
-def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | None,
-                 image_size: tuple[int, int] | None, margin: float = 1.0, ratio: float = 0.0,
-                 occluded: np.ndarray | None = None) -> np.ndarray:
-    """The whole object's box from the part of it that is seen: cxcywh (4,) -> (4,).
+def complete_boxes(boxes: np.ndarray, full_size: np.ndarray, expected: np.ndarray | None,
+                   image_size: tuple[int, int] | None, margin: float = 1.0, ratio: float = 0.0,
+                   occluded: np.ndarray | None = None) -> np.ndarray:
+    """The whole objects' boxes from the parts of them that are seen: (M, 4) cxcywh -> (M, 4).
 
-    ``full_size`` (2,) is the object's w, h from earlier boxes that nothing cut. Along each axis
-    where the seen box is smaller:
+    ``full_size`` (M, 2) is each object's w, h from earlier boxes that nothing cut (NaN: unknown).
+    Along each axis where the seen box is smaller:
 
     - the image border is an occluder whose position is known: a box touching exactly one border
       keeps its inner edge and takes the full size, extending past the border like the object;
-    - with ``ratio`` > 0, a box narrower (shorter) than ``ratio`` x the full size away from the
-      border is cut by an occluder in the scene; it keeps the edge nearer where ``expected`` (the
-      last completed box moved by the track's velocity) puts it, the edge the occluder did not cut;
-    - ``occluded`` (2, 2) bool, [axis][low edge, high edge], says where a nearer surface borders the
-      box (from a depth map, ``occluder_sides``). Where exactly one edge of an axis has one, that
-      edge is the cut one, whatever ``ratio`` and ``expected`` say.
+    - ``occluded`` (M, 2, 2) bool, [box][axis][low edge, high edge], says where a nearer surface
+      borders the box (from a depth map, ``occluder_sides``). Where exactly one edge of an axis has
+      one, that edge is the cut one;
+    - otherwise, with ``ratio`` > 0, a box narrower (shorter) than ``ratio`` x the full size away
+      from the border is cut by an occluder in the scene; it keeps the edge nearer where
+      ``expected`` (M, 4) (the last completed box moved by the track's velocity; NaN rows: none)
+      puts it, the edge the occluder did not cut.
     """
-    out = np.asarray(box, np.float64).copy()
-    border = border_contact(out[None], image_size, margin)[0]     # (2, 2)
+    boxes = np.asarray(boxes, np.float64)
+    out = boxes.copy()
+    border = border_contact(boxes, image_size, margin)                     # (M, 2, 2)
     for axis in (0, 1):
-        size, seen = float(full_size[axis]), float(box[2 + axis])
-        if not np.isfinite(size) or seen >= size:
-            continue
-        lo, hi = box[axis] - 0.5 * seen, box[axis] + 0.5 * seen
-        at_lo, at_hi = border[axis]
-        if at_lo != at_hi:
-            keep_lo = bool(at_hi)
-        elif occluded is not None and occluded[axis, 0] != occluded[axis, 1]:
-            keep_lo = bool(occluded[axis, 1])
-        elif not at_lo and ratio > 0 and seen < ratio * size and expected is not None:
-            e_lo, e_hi = expected[axis] - 0.5 * expected[2 + axis], expected[axis] + 0.5 * expected[2 + axis]
-            keep_lo = abs(lo - e_lo) <= abs(hi - e_hi)
-        else:
-            continue
-        out[axis] = lo + 0.5 * size if keep_lo else hi - 0.5 * size
-        out[2 + axis] = size
+        size, seen = full_size[:, axis], boxes[:, 2 + axis]
+        with np.errstate(invalid="ignore"):
+            need = np.isfinite(size) & (seen < size)
+        lo, hi = boxes[:, axis] - 0.5 * seen, boxes[:, axis] + 0.5 * seen
+        at_lo, at_hi = border[:, axis, 0], border[:, axis, 1]
+        by_border = at_lo != at_hi
+        keep_lo = at_hi.copy()
+        by_depth = np.zeros(len(boxes), bool)
+        if occluded is not None:
+            by_depth = ~by_border & (occluded[:, axis, 0] != occluded[:, axis, 1])
+            keep_lo = np.where(by_depth, occluded[:, axis, 1], keep_lo)
+        by_motion = np.zeros(len(boxes), bool)
+        if ratio > 0 and expected is not None:
+            with np.errstate(invalid="ignore"):
+                by_motion = (~by_border & ~by_depth & ~at_lo & (seen < ratio * size)
+                             & np.isfinite(expected[:, axis]))
+            e_lo = expected[:, axis] - 0.5 * expected[:, 2 + axis]
+            e_hi = expected[:, axis] + 0.5 * expected[:, 2 + axis]
+            keep_lo = np.where(by_motion, np.abs(lo - e_lo) <= np.abs(hi - e_hi), keep_lo)
+        apply = need & (by_border | by_depth | by_motion)
+        out[:, axis] = np.where(apply, np.where(keep_lo, lo + 0.5 * size, hi - 0.5 * size), out[:, axis])
+        out[:, 2 + axis] = np.where(apply, size, out[:, 2 + axis])
     return out
+
+
+def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | None,
+                 image_size: tuple[int, int] | None, margin: float = 1.0, ratio: float = 0.0,
+                 occluded: np.ndarray | None = None) -> np.ndarray:
+    """``complete_boxes`` for one box: cxcywh (4,), full size (2,), expected (4,) or None, occluded (2, 2)."""
+    return complete_boxes(np.asarray(box, np.float64)[None], np.asarray(full_size, np.float64)[None],
+                          None if expected is None else np.asarray(expected, np.float64)[None], image_size,
+                          margin, ratio, None if occluded is None else np.asarray(occluded)[None])[0]
 
 
 def occluder_sides(box: np.ndarray, depth: float, depth_map: np.ndarray, strip: int = 3,
@@ -501,22 +507,27 @@ class Tracker:
         """Set every track's reported (amodal) box: its filtered box completed where something cuts it.
 
         The filter follows the box the detector sees, so association compares like with like; only
-        the reported box is completed (``complete_box``), from the track's full size.
+        the reported box is completed (``complete_boxes``), from the track's full size.
         """
         c = self.config
         for t in self.tracks:
             if not c.amodal_output or t.full_size is None:
                 t.amodal = None
-                continue
-            expected = None
+        tr = [t for t in self.tracks if c.amodal_output and t.full_size is not None]
+        if not tr:
+            return
+        expected = np.full((len(tr), 4), np.nan)
+        occluded = np.zeros((len(tr), 2, 2), bool)
+        for k, t in enumerate(tr):
             if t.amodal is not None:
-                expected = t.amodal.copy()
-                expected[:2] += t.x[4:6]
-            occluded = None
+                expected[k] = t.amodal
+                expected[k, :2] += t.x[4:6]
             if self._depth_map is not None and t.depth is not None and t.misses == 0:
-                occluded = occluder_sides(t.x[:4], t.depth, self._depth_map)
-            t.amodal = complete_box(t.x[:4], t.full_size, expected, self._image_size, c.border_margin_px,
-                                    c.amodal_ratio, occluded)
+                occluded[k] = occluder_sides(t.x[:4], t.depth, self._depth_map)
+        boxes = complete_boxes(np.stack([t.x[:4] for t in tr]), np.stack([t.full_size for t in tr]), expected,
+                               self._image_size, c.border_margin_px, c.amodal_ratio, occluded)
+        for t, b in zip(tr, boxes):
+            t.amodal = b
 
     def _reidentify_confirmed(self, new: list[TrackRecord]) -> list[TrackRecord]:
         """Hand hidden tracks the new tracks confirmed this frame that are their objects come back.
