@@ -120,3 +120,16 @@ def test_a_later_process_picks_the_gnn_not_the_adapters_resume_state(tmp_path):
     assert _tracker_input(args, run, None) == run.path / "tracker" / "tracker.pt"
     (run.path / "tracker" / "tracker.pt").unlink()   # the tracker stage itself writes only checkpoint.pt
     assert _tracker_input(args, run, None) == run.path / "tracker" / "checkpoint.pt"
+
+
+def test_bags_in_folders_of_the_same_name_get_distinct_exports(tmp_path):
+    """`occtrack generate --bag` names every recording `bag/`: their exports must not share a directory."""
+    from pathlib import Path
+
+    from occtrack_ros.training.all import export_names
+
+    srcs = [Path("/d/occlusion-0000/bag"), Path("/d/occlusion-0001/bag"), Path("/e/seq-7")]
+    names = export_names(srcs)
+    assert names == {srcs[0]: "occlusion-0000_bag", srcs[1]: "occlusion-0001_bag", srcs[2]: "seq-7"}
+    clash = [Path("/a/x/bag"), Path("/b/x/bag")]
+    assert len(set(export_names(clash).values())) == 2

@@ -166,6 +166,20 @@ def split_sources(sources: list[Path], holdout_pct: float) -> tuple[list[Path], 
     return sources[:-n_hold], sources[-n_hold:], 1.0
 
 
+def export_names(sources: list[Path]) -> dict[Path, str]:
+    """A distinct export directory name per source: its stem, or parent_stem where stems repeat.
+
+    `occtrack generate --bag` writes every recording to a folder named ``bag``, so stems alone
+    would send all of them to one export directory.
+    """
+    from collections import Counter
+
+    stems = Counter(s.stem for s in sources)
+    names = {s: (s.stem if stems[s.stem] == 1 else f"{s.parent.name}_{s.stem}") for s in sources}
+    seen = Counter(names.values())
+    return {s: (n if seen[n] == 1 else f"{i:03d}_{n}") for i, (s, n) in enumerate(names.items())}
+
+
 def export_sequence(src: Path, out: Path, start: int, stop: int | None, options: dict) -> Path:
     """Write frames [start, stop) of a bag or sequence to a sequence directory (streamed); returns ``out``.
 
@@ -489,6 +503,7 @@ def schedule(args) -> int:
 
     # Sequence directories the single-process stages can read (bags and frame splits are exported).
     train_dirs: list[Path] = []
+    names = export_names(train_src)
     for src in train_src:
         needs_export = frac < 1.0 or not (src / "seqinfo.ini").is_file() or not (src / "img1").is_dir()
         if not needs_export:
@@ -497,7 +512,7 @@ def schedule(args) -> int:
         stop = None
         if frac < 1.0:
             stop = int(math.floor(frac * count_frames(src, options)))
-        dst = run.path / "data" / f"{src.stem}_train"
+        dst = run.path / "data" / f"{names[src]}_train"
         if rank == 0:
             print(f"exporting {src} frames [0, {stop if stop is not None else 'end'}) to {dst}")
             export_sequence(src, dst, 0, stop, options)
