@@ -63,3 +63,23 @@ def test_bad_override_is_named(tmp_path, capsys):
 def test_missing_data_dir(tmp_path, capsys, missing):
     assert main(["train", "detector", "--data", str(tmp_path / missing), "--out", str(tmp_path / "run")]) == 2
     assert missing in capsys.readouterr().err
+
+
+def test_chunks_with_schedule_steps_follow_one_cosine_schedule(tmp_path):
+    """`occtrack train all` stops between chunks: each chunk must continue the one full-length schedule."""
+    data = tmp_path / "data"
+    _write_sequence(data, "occlusion-0003")
+    base = ["train", "detector", "--data", str(data), "--batch", "2", "--clip-len", "2", "--threads", "1",
+            "--warmup", "2", "--lr", "1e-3"]
+    assert main(base + ["--out", str(tmp_path / "whole"), "--steps", "8"] + TINY) == 0
+    chunked = base + ["--out", str(tmp_path / "chunks"), "--schedule-steps", "8"]
+    assert main(chunked + ["--steps", "4"] + TINY) == 0
+    assert main(chunked + ["--steps", "8", "--resume"]) == 0
+    whole = json.loads((tmp_path / "whole" / "history.json").read_text())["lr"]
+    parts = json.loads((tmp_path / "chunks" / "history.json").read_text())["lr"]
+    assert len(whole) == 8 and parts == pytest.approx(whole)
+    assert whole[2] > whole[5] > whole[7], "the cosine decays"
+    # Without --schedule-steps the first chunk would have decayed to its own end (the old sawtooth).
+    assert main(base + ["--out", str(tmp_path / "short"), "--steps", "4"] + TINY) == 0
+    short = json.loads((tmp_path / "short" / "history.json").read_text())["lr"]
+    assert short[3] < parts[3]

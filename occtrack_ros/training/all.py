@@ -32,8 +32,8 @@ Under torchrun, rank 0 runs the single-process stages while the other ranks wait
 file; the joint stage runs on all ranks with DDP.
 
 The detector stage has no early stop of its own, so it is called with ``--steps`` raised one
-chunk at a time and ``--resume``; its cosine schedule is therefore stretched to each chunk's end
-(a stop at ``--detector-steps`` sees the schedule the stage alone would have used).
+chunk at a time and ``--resume``, and ``--schedule-steps --detector-steps``: every chunk follows
+the one cosine schedule the stage alone would have used, and a plateau stop simply ends it early.
 
 Regenerating the occlusion weights from generated data (training seeds 0-39, evaluation 1000-1009)::
 
@@ -316,7 +316,7 @@ def run_detector_stage(args, run, train_dirs: list[Path]) -> Path:
     reason = f"reached --detector-steps {args.detector_steps}"
     while step < args.detector_steps:
         target = min(args.detector_steps, step + args.detector_chunk)
-        argv = ["--data", *map(str, train_dirs), "--out", str(out), "--steps", str(target), "--preset-name",
+        argv = ["--data", *map(str, train_dirs), "--out", str(out), "--steps", str(target), "--schedule-steps", str(args.detector_steps), "--preset-name",
                 args.preset_name, "--batch", str(args.detector_batch), "--save-every",
                 str(args.detector_chunk), *_common(args), *_split_extra(args.detector_args)]
         if ckpt.exists():

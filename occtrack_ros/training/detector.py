@@ -32,6 +32,9 @@ def add_arguments(parser) -> None:
                         help="frames per clip; 1 trains without the slot predictor")
     parser.add_argument("--lr", type=float, default=4e-4, help="peak Adam learning rate")
     parser.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    parser.add_argument("--schedule-steps", type=int, default=None,
+                        help="length of the cosine learning-rate schedule (default --steps). Set it to stop "
+                        "early on the full schedule's curve, as `occtrack train all` does between plateau checks")
     parser.add_argument("--frame-stride", type=int, default=1,
                         help="use every n-th frame of each source when loading (less memory, more variety)")
     parser.add_argument("--max-sources", type=int, default=None, help="use at most this many sequences/bags")
@@ -237,7 +240,7 @@ def run(args) -> int:
     model = SlotVideoModel(cfg).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=args.lr)
-    step, history = 0, {"step": [], "loss": [], "time_s": []}
+    step, history = 0, {"step": [], "loss": [], "time_s": [], "lr": []}
     if args.resume:
         model.load_state_dict(payload["model"], strict=cfg.backbone == "cnn")
         if "optimizer" in payload:
@@ -247,10 +250,12 @@ def run(args) -> int:
         print(f"resumed at step {step}")
     print(f"{sum(p.numel() for p in params) / 1e6:.3f} M trainable parameters")
 
+    horizon = args.schedule_steps or args.steps
+
     def lr_at(i: int) -> float:
         if i < args.warmup:
             return args.lr * (i + 1) / args.warmup
-        frac = (i - args.warmup) / max(1, args.steps - args.warmup)
+        frac = (i - args.warmup) / max(1, horizon - args.warmup)
         return args.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0))))
 
     t_idx = torch.arange(args.clip_len)
@@ -281,6 +286,7 @@ def run(args) -> int:
         history["step"].append(step)
         history["loss"].append(value)
         history["time_s"].append(time.time() - t0)
+        history.setdefault("lr", []).append(lr_at(step - 1))
         bar.update(1)
         bar.set_postfix(loss=f"{value:.5f}", lr=f"{lr_at(step):.1e}")
         if step % args.save_every == 0 or step == args.steps:
