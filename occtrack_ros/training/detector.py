@@ -48,15 +48,15 @@ def add_arguments(parser) -> None:
                         help="do not refuse sequences whose seed is >= 1000 (held-out evaluation seeds)")
 
 
-def _parse_overrides(items: list[str]) -> dict:
-    """``--set FIELD=VALUE`` strings -> DetectorConfig changes (unknown fields refused)."""
+def _parse_overrides(items: list[str], flag: str = "--set") -> dict:
+    """``--set FIELD=VALUE`` strings -> DetectorConfig changes (unknown fields refused, naming ``flag``)."""
     import dataclasses
 
     from occtrack_ros.cli import parse_assignments
     from occtrack_ros.models.detector.config import DetectorConfig
 
     fields = {f.name for f in dataclasses.fields(DetectorConfig)}
-    return parse_assignments(items, "--set", fields, "DetectorConfig")
+    return parse_assignments(items, flag, fields, "DetectorConfig")
 
 
 def find_sources(paths: list[str]) -> list[Path]:
@@ -246,7 +246,12 @@ def run(args) -> int:
         if "optimizer" in payload:
             opt.load_state_dict(payload["optimizer"])
         step, history = int(payload["step"]), payload.get("history") or history
-        gen = np.random.default_rng([args.seed, step])  # a different, reproducible stream after resuming
+        state = (payload.get("extra") or {}).get("rng")
+        if state is not None:   # the very streams of the interrupted run: resuming changes no result
+            gen.bit_generator.state = state["numpy"]
+            torch.set_rng_state(state["torch"])
+        else:                   # a checkpoint without them (e.g. initial weights): a new, reproducible stream
+            gen = np.random.default_rng([args.seed, step])
         print(f"resumed at step {step}")
     print(f"{sum(p.numel() for p in params) / 1e6:.3f} M trainable parameters")
 
@@ -290,7 +295,8 @@ def run(args) -> int:
         bar.update(1)
         bar.set_postfix(loss=f"{value:.5f}", lr=f"{lr_at(step):.1e}")
         if step % args.save_every == 0 or step == args.steps:
-            save_checkpoint(ckpt_path, model, opt, step, history)
+            save_checkpoint(ckpt_path, model, opt, step, history,
+                            extra={"rng": {"numpy": gen.bit_generator.state, "torch": torch.get_rng_state()}})
             plot_losses(history, out_dir / "loss.png")
             save_preview({k: v.detach() for k, v in out.items()}, clip, out_dir / "preview.png")
     bar.close()
