@@ -11,6 +11,9 @@ def add_arguments(p) -> None:
     p.add_argument("--weights", default="default",
                    help="tracker weights ('default' = shipped, 'none' = motion-only association)")
     p.add_argument("--detector", default=None, help="detector weights (default: shipped occlusion weights)")
+    p.add_argument("--detector-set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a runtime (head) field of the detector's stored config (repeatable), e.g. "
+                        "score_threshold=0.1 or carry_slots=false")
     p.add_argument("--dets-out", default=None, help="also write the detector's boxes as a det.txt here")
     p.add_argument("--no-depth", action="store_true", help="ignore depth/ even when present (boxes + poses only)")
     p.add_argument("--no-poses", action="store_true", help="ignore poses.txt (no ego-motion compensation)")
@@ -48,9 +51,11 @@ def run(args) -> int:
     except ImportError as exc:
         raise SystemExit(f"occtrack track needs the slot detector (occtrack_ros.models.detector) and the "
                          f"sequence reader (occtrack_ros.data.sequence): {exc}") from exc
+    from occtrack_ros.training.detector import _parse_overrides
+
     seq = load_sequence(args.seq, load_depth=not args.no_depth)
-    detector = load_detector(args.detector, device=args.device)
     try:
+        detector = load_detector(args.detector, device=args.device, **_parse_overrides(args.detector_set, "--detector-set"))
         tracker = make_tracker(_tracker_overrides(args.tracker_set) or None, args.weights)
     except ValueError as exc:
         raise SystemExit(f"occtrack track: {exc}") from exc
