@@ -349,6 +349,42 @@ def test_reported_box_keeps_the_full_size_while_leaving_the_image():
     assert b[2] - b[0] < 30, f"without completion the box follows the clipped detections, got {b}"
 
 
+def test_prior_full_sizes_from_the_scene_shape():
+    from occtrack_ros.tracking.tracker import prior_full_sizes
+
+    prior = np.array([np.log(2.0), np.log(40.0), np.log(20.0)])   # whole boxes: 40 x 20, twice as wide
+    boxes = np.array([[3.0, 50.0, 6.0, 20.0],        # cut by the left border: width from the height
+                      [60.0, 126.0, 30.0, 4.0],      # cut by the bottom border: height from the width
+                      [2.0, 2.0, 4.0, 4.0],          # in the corner: the prior size
+                      [3.0, 50.0, 60.0, 20.0],       # cut, but already wider than the prior says
+                      [60.0, 60.0, 10.0, 10.0]])     # nothing cuts it: nothing to complete
+    out = prior_full_sizes(boxes, prior, (128, 128))
+    np.testing.assert_allclose(out[:4], [[40.0, 20.0], [30.0, 15.0], [40.0, 20.0], [60.0, 20.0]])
+    assert np.isnan(out[4]).all()
+    assert np.isnan(prior_full_sizes(boxes, prior, None)).all()      # no image size: no border known
+
+
+def _enter_from_the_left(shape_prior_rate: float):
+    """Two whole 40 x 40 objects in view, then a third enters from the left border at 5 px a frame."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, shape_prior_rate=shape_prior_rate))
+    out = None
+    for i in range(8):
+        boxes = [[300, 100, 340, 140], [400, 300, 440, 340]]
+        if i >= 2:
+            right = 5.0 * (i - 1)                                   # 5, 10, ... 30 px inside the image
+            boxes.append([0, 200, right, 240])
+        out = tracker.step(dets(boxes), frame(i))
+    (t,) = [t for t in out.tracks if t.state == TrackState.CONFIRMED and t.box[1] > 190 and t.box[3] < 250]
+    return t.box
+
+
+def test_entering_object_is_reported_whole_before_it_was_ever_seen_whole():
+    box = _enter_from_the_left(0.05)          # the 40 px object spans -10 .. 30; 30 px of it are seen
+    assert 35 < box[2] - box[0] < 45 and abs(box[2] - 30) < 4 and box[0] < -5, box
+    plain = _enter_from_the_left(0.0)
+    assert plain[2] - plain[0] < 30 and plain[0] >= -1, f"without the prior the seen part is reported: {plain}"
+
+
 def _split_then_whole(duplicate_iou: float):
     """The detector splits one object into two nearly identical boxes for 5 frames, then sees it whole."""
     tracker = make_tracker(TrackerConfig(fps=10.0, duplicate_iou=duplicate_iou))

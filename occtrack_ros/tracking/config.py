@@ -72,6 +72,9 @@ class TrackerConfig:
     #                                   cut by an occluder; 0 = complete at the image border only
     amodal_max_cut_frames: int = 15   # a box smaller than the full size for longer is the object's new size
     border_margin_px: float = 1.0     # a box edge this close to the image border counts as cut by it
+    shape_prior_rate: float = 0.05    # > 0: a track never seen whole whose box the image border cuts is reported
+    #                                   with the scene's running aspect ratio (size, in a corner) of whole
+    #                                   boxes, learned at this rate (prior_full_sizes); 0 = report the seen part
     # Motion model in the world frame (used when detections carry depth / 3D positions).
     accel_std: float = 1.0            # [m/s^2] process noise of the constant-velocity 3D filter
     std_depth_rel: float = 0.05       # measurement std of 3D positions, relative to depth

@@ -108,6 +108,28 @@ def complete_boxes(boxes: np.ndarray, full_size: np.ndarray, expected: np.ndarra
     return out
 
 
+def prior_full_sizes(boxes: np.ndarray, prior: np.ndarray, image_size: tuple[int, int] | None,
+                     margin: float = 1.0) -> np.ndarray:
+    """Full sizes of objects cut by the image border and never yet seen whole: (M, 4) cxcywh -> (M, 2).
+
+    ``prior`` is (log w/h, log w, log h) of the scene's whole boxes. A box cut along one axis only
+    keeps its other side, which nothing cuts, and takes the prior aspect ratio for the cut one
+    (never less than what is seen); a box cut along both axes (in a corner) takes the prior size.
+    Rows of boxes that no border cuts are NaN: there is nothing to complete.
+    """
+    boxes = np.asarray(boxes, np.float64)
+    out = np.full((len(boxes), 2), np.nan)
+    cut = border_contact(boxes, image_size, margin)
+    cut = cut[:, :, 0] != cut[:, :, 1]                                     # (M, 2) one border per axis
+    w, h = boxes[:, 2], boxes[:, 3]
+    aspect = np.exp(prior[0])
+    only_x, only_y, both = cut[:, 0] & ~cut[:, 1], cut[:, 1] & ~cut[:, 0], cut.all(axis=1)
+    out[only_x] = np.stack([np.maximum(w, h * aspect), h], 1)[only_x]
+    out[only_y] = np.stack([w, np.maximum(h, w / aspect)], 1)[only_y]
+    out[both] = np.stack([np.maximum(w, np.exp(prior[1])), np.maximum(h, np.exp(prior[2]))], 1)[both]
+    return out
+
+
 def complete_box(box: np.ndarray, full_size: np.ndarray, expected: np.ndarray | None,
                  image_size: tuple[int, int] | None, margin: float = 1.0, ratio: float = 0.0,
                  occluded: np.ndarray | None = None) -> np.ndarray:
@@ -171,6 +193,9 @@ class Tracker:
         self._frames = 0
         self._depth_map = None
         self._last_features = None    # graph inputs of the last correct(), used to build training data
+        # Shape prior of the scene's objects (log w/h and log w, log h of whole boxes, running means):
+        # completes boxes cut by the image border before the track has ever seen its object whole.
+        self._shape_prior: np.ndarray | None = None
 
     # ---------------------------------------------------------------- predict
     def predict(self, stamp_ns: int, T_world_cam: np.ndarray | None = None) -> None:
@@ -488,6 +513,11 @@ class Tracker:
                 if whole or t.cut_frames > c.amodal_max_cut_frames:
                     t.full_size = (z_raw[k, 2:4].copy() if t.full_size is None or not whole
                                    else 0.7 * t.full_size + 0.3 * z_raw[k, 2:4])
+                if whole and c.shape_prior_rate > 0:
+                    w, hh = np.maximum(z_raw[k, 2:4], 1.0)
+                    obs = np.array([np.log(w / hh), np.log(w), np.log(hh)])
+                    self._shape_prior = obs if self._shape_prior is None else \
+                        self._shape_prior + c.shape_prior_rate * (obs - self._shape_prior)
             t.score = float(nodes.scores[j])
             t.detection_index = int(j)
             t.last_observed_ns = self._stamp
@@ -514,6 +544,15 @@ class Tracker:
             if not c.amodal_output or t.full_size is None:
                 t.amodal = None
         tr = [t for t in self.tracks if c.amodal_output and t.full_size is not None]
+        sizes = [t.full_size for t in tr]
+        if c.amodal_output and self._shape_prior is not None:
+            unseen = [t for t in self.tracks if t.full_size is None and t.misses == 0]
+            if unseen:
+                guess = prior_full_sizes(np.stack([t.x[:4] for t in unseen]), self._shape_prior,
+                                         self._image_size, c.border_margin_px)
+                keep = np.isfinite(guess).all(axis=1)
+                tr += [t for t, k in zip(unseen, keep) if k]
+                sizes += list(guess[keep])
         if not tr:
             return
         expected = np.full((len(tr), 4), np.nan)
@@ -524,7 +563,7 @@ class Tracker:
                 expected[k, :2] += t.x[4:6]
             if self._depth_map is not None and t.depth is not None and t.misses == 0:
                 occluded[k] = occluder_sides(t.x[:4], t.depth, self._depth_map)
-        boxes = complete_boxes(np.stack([t.x[:4] for t in tr]), np.stack([t.full_size for t in tr]), expected,
+        boxes = complete_boxes(np.stack([t.x[:4] for t in tr]), np.stack(sizes), expected,
                                self._image_size, c.border_margin_px, c.amodal_ratio, occluded)
         for t, b in zip(tr, boxes):
             t.amodal = b
