@@ -55,7 +55,8 @@ def run(args) -> int:
 
     seq = load_sequence(args.seq, load_depth=not args.no_depth)
     try:
-        detector = load_detector(args.detector, device=args.device, **_parse_overrides(args.detector_set, "--detector-set"))
+        head = _parse_overrides(args.detector_set, "--detector-set")
+        detector = load_detector(args.detector, device=args.device, **head)
         tracker = make_tracker(_tracker_overrides(args.tracker_set) or None, args.weights)
     except ValueError as exc:
         raise SystemExit(f"occtrack track: {exc}") from exc

@@ -316,9 +316,10 @@ def run_detector_stage(args, run, train_dirs: list[Path]) -> Path:
     reason = f"reached --detector-steps {args.detector_steps}"
     while step < args.detector_steps:
         target = min(args.detector_steps, step + args.detector_chunk)
-        argv = ["--data", *map(str, train_dirs), "--out", str(out), "--steps", str(target), "--schedule-steps", str(args.detector_steps), "--preset-name",
-                args.preset_name, "--batch", str(args.detector_batch), "--save-every",
-                str(args.detector_chunk), *_common(args), *_split_extra(args.detector_args)]
+        argv = ["--data", *map(str, train_dirs), "--out", str(out), "--steps", str(target),
+                "--schedule-steps", str(args.detector_steps), "--preset-name", args.preset_name,
+                "--batch", str(args.detector_batch), "--save-every", str(args.detector_chunk),
+                *_common(args), *_split_extra(args.detector_args)]
         if ckpt.exists():
             argv.append("--resume")
         if call_stage(stage, argv) != 0:
