@@ -138,3 +138,30 @@ def test_joint_stage_runs_unchanged_under_torchrun_with_two_gloo_ranks(tmp_path)
     assert "ranks 2" in proc.stdout + proc.stderr
     history = json.loads((tmp_path / "ddp" / "history.json").read_text())
     assert len(history["loss"]) == 2 and (tmp_path / "ddp" / "detector.pt").is_file()
+
+
+def test_joint_stage_detects_the_parts_the_detector_reports_and_its_embeddings_train_the_encoder():
+    """With split_components (the occlusion preset) the joint stage must see the detector's own detections."""
+    from occtrack_ros.models.detector.config import preset_config
+    from occtrack_ros.models.detector.detector import ObjectDetector
+    from occtrack_ros.models.detector.model import SlotVideoModel
+    from occtrack_ros.types import Frame
+
+    torch.manual_seed(0)
+    cfg = preset_config("occlusion").replace(image_size=32, num_slots=4, slot_dim=16, cnn_channels=8,
+                                             decoder_channels=8, decoder_upsamples=2, score_threshold=0.0,
+                                             min_fill=0.0, max_area_frac=1.0, max_extent_frac=1.0, border_frac=1.0)
+    model = SlotVideoModel(cfg)
+    rng = np.random.default_rng(0)
+    frames = torch.from_numpy(rng.integers(0, 255, (3, 32, 32, 3), dtype=np.uint8))
+    clip = frames.permute(0, 3, 1, 2).float().div(255.0)[None]                      # (1, T, 3, S, S)
+    rec, emb, head = J.detector_forward(model, clip)
+    ref = ObjectDetector(model).detect([Frame(image=f.numpy()) for f in frames])
+    model.train()
+    dets, slots = J.clip_detections(head, emb, threshold=0.0)
+    for t in range(3):
+        assert len(dets[t]) == len(ref[t]) > 0
+        np.testing.assert_allclose(dets[t].boxes, ref[t].boxes)
+    (emb[:, 0].sum() + rec).backward()
+    enc = [p for n, p in model.named_parameters() if n.startswith("encoder") or "backbone" in n]
+    assert enc and sum(float(p.grad.abs().sum()) for p in enc if p.grad is not None) > 0

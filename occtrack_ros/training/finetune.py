@@ -171,10 +171,48 @@ def detector_forward(model, clip):
     alpha = out["alpha"][0].float()                                         # (T, K, h, w)
     feats = out["feats"][0].float()                                         # (T, N, C)
     masks = masks_from_logits(alpha, s, s)                                  # (T, K, S, S)
+    if core.cfg.split_components:
+        emb, head = component_head(core, clip[0], feats)
+        return rec, emb, head
     emb = pooled_embeddings(masks, feats, core.feature_grid)                # (T, K, C)
     with torch.no_grad():
         head = run_head(alpha.detach(), feats.detach(), core.feature_grid, s, s, core.cfg.replace(refine_sigma=0.0))
     return rec, emb, head
+
+
+def component_head(core, frames, feats):
+    """The parts the detector itself would report (``split_components``), with differentiable embeddings.
+
+    frames (T, 3, S, S) in [0, 1] and their encoder tokens feats (T, N, C) -> embeddings (T, R, C) and
+    head boxes (T, R, 4) / scores (T, R), padded with empty parts to the clip's largest R. The parts
+    come from the inference path (``head_from_tokens``: fresh or carried slots as ``cfg.carry_slots``
+    says, sharpened masks, connected parts), without gradients; each embedding pools the tokens
+    under its part's mask, so the consistency and GNN losses reach the encoder. The training
+    forward's slot-level regions are no stand-in: a slot holding two objects far apart has one wide
+    box, which the occlusion head scores as background, and the clip's carried slots drift.
+    """
+    import numpy as np
+    import torch
+
+    from occtrack_ros.models.detector.detector import frame_components, head_from_tokens
+    from occtrack_ros.models.detector.head import pooled_embeddings
+
+    cfg = core.cfg
+    with torch.no_grad():
+        out = head_from_tokens(core, cfg, feats.detach(), frames.detach().float())
+        masks, tokens = out["masks"].cpu().numpy(), out["feats"].cpu().numpy()
+    every = cfg.replace(score_threshold=0.0)           # the caller applies its own threshold
+    parts = [frame_components(masks[t], tokens[t], core.feature_grid, every)[0] for t in range(len(masks))]
+    t_len, h, w = masks.shape[0], masks.shape[-2], masks.shape[-1]
+    r = max(1, max(len(d) for d in parts))
+    part_masks = torch.zeros(t_len, r, h, w, device=feats.device)
+    boxes, scores = torch.zeros(t_len, r, 4), torch.zeros(t_len, r)
+    for t, d in enumerate(parts):
+        part_masks[t, :len(d)] = torch.from_numpy(d.masks).to(feats.device)
+        boxes[t, :len(d)] = torch.from_numpy(np.asarray(d.boxes, np.float32))
+        scores[t, :len(d)] = torch.from_numpy(np.asarray(d.scores, np.float32))
+    emb = pooled_embeddings(part_masks, feats, core.feature_grid)            # (T, R, C)
+    return emb, {"boxes": boxes, "scores": scores}
 
 
 def clip_detections(head, emb, threshold: float):

@@ -58,27 +58,12 @@ class ObjectDetector:
         assert images.dim() == 4 and images.shape[-1] == 3, f"images must be (T, H, W, 3), got {tuple(images.shape)}"
         t, h, w = images.shape[:3]
         x = self.preprocess(images)
-        full = None
-        if self.cfg.refine_sigma > 0 and self.cfg.decoder == "broadcast":
-            full = images.permute(0, 3, 1, 2).float() / 255.0                # (T, 3, H, W)
         with self._autocast():
             feats = self.model.encode(x)                                     # (T, N, D)
-            if self.cfg.carry_slots:
-                slots_t, attn_t = [], []
-                slots = self._slots
-                for i in range(t):
-                    slots, attn = self.model.bind(feats[i:i + 1], slots)     # (1, K, Ds), (1, K, N)
-                    slots_t.append(slots)
-                    attn_t.append(attn)
-                all_slots, all_attn = torch.cat(slots_t, dim=0), torch.cat(attn_t, dim=0)  # (T, K, Ds), (T, K, N)
-                self._slots = slots
-            else:                                                            # fresh slots: all frames at once
-                all_slots, all_attn = self.model.bind(feats, None)
-            _, alpha, per_slot = self.model.decode(all_slots, all_attn)      # (T, K, h, w), (T, K, ...)
-        rgb = per_slot if full is not None else None
-        out = run_head(alpha.float(), feats.float(), self.model.feature_grid, h, w, self.cfg, depth, rgb, full)
-        out["slots"] = all_slots.float()
-        out["feats"] = feats.float()
+        out = head_from_tokens(self.model, self.cfg, feats, images.permute(0, 3, 1, 2).float() / 255.0, depth,
+                               self._slots, self._autocast)
+        if self.cfg.carry_slots:
+            self._slots = out["slots"][-1:].to(feats.dtype)
         return out
 
     def detect(self, frames: list[Frame]) -> list[Detections]:
@@ -124,26 +109,66 @@ class ObjectDetector:
     def _components(self, host: dict, frames: list[Frame], with_depth: bool) -> tuple[list[Detections], np.ndarray]:
         """Host-side split of slot regions into connected components, one Detections per frame."""
         result, segs = [], []
-        grid = self.model.feature_grid
         for i, frame in enumerate(frames):
-            masks = host["masks"][i]
-            winner = np.arange(len(masks))[:, None, None] == masks.argmax(axis=0)[None]     # (K, H, W), no ties
-            regions = winner & (masks >= self.cfg.mask_threshold)
-            min_pixels = max(1, int(self.cfg.min_area_frac * masks.shape[1] * masks.shape[2]))
-            comp_masks, comp_regions, labels = split_components(masks, regions, min_pixels, self.cfg.max_parts)
+            det, labels = frame_components(host["masks"][i], host["feats"][i], self.model.feature_grid, self.cfg,
+                                           frame.depth if with_depth else None, self.return_masks)
+            result.append(det)
             segs.append(labels)
-            depth = torch.from_numpy(np.asarray(frame.depth, np.float32))[None] if with_depth else None
-            d = describe_regions(torch.from_numpy(comp_masks)[None], torch.from_numpy(comp_regions)[None],
-                                 torch.from_numpy(host["feats"][i])[None], grid, self.cfg, depth)
-            d = {k: v[0].numpy() for k, v in d.items()}
-            keep = d["scores"] >= self.cfg.score_threshold
-            result.append(Detections(
-                boxes=d["boxes"][keep], scores=d["scores"][keep], embeddings=d["embeddings"][keep],
-                centroids=d["centroids"][keep], areas=d["areas"][keep],
-                depths=d["depths"][keep] if with_depth else None,
-                masks=d["masks"][keep] if self.return_masks else None,
-            ))
         return result, np.stack(segs)
+
+
+def head_from_tokens(model: SlotVideoModel, cfg: DetectorConfig, feats: torch.Tensor, images: torch.Tensor,
+                     depth: torch.Tensor | None = None, slots: torch.Tensor | None = None,
+                     autocast=nullcontext) -> dict[str, torch.Tensor]:
+    """Encoder tokens (T, N, D) of consecutive frames -> the head's per-slot tensors, as at inference.
+
+    Slots are bound fresh for every frame, or carried from ``slots`` (1, K, Ds) frame to frame with
+    ``cfg.carry_slots``. ``images`` (T, 3, H, W) in [0, 1] set the masks' size and sharpen them
+    (``cfg.refine_sigma``). The joint fine-tuning stage calls this too, so it detects what the
+    detector detects.
+    """
+    t, h, w = images.shape[0], images.shape[-2], images.shape[-1]
+    with autocast():
+        if cfg.carry_slots:
+            slots_t, attn_t = [], []
+            for i in range(t):
+                slots, attn = model.bind(feats[i:i + 1], slots)              # (1, K, Ds), (1, K, N)
+                slots_t.append(slots)
+                attn_t.append(attn)
+            all_slots, all_attn = torch.cat(slots_t, dim=0), torch.cat(attn_t, dim=0)  # (T, K, Ds), (T, K, N)
+        else:                                                                # fresh slots: all frames at once
+            all_slots, all_attn = model.bind(feats, None)
+        _, alpha, per_slot = model.decode(all_slots, all_attn)               # (T, K, h, w), (T, K, ...)
+    refine = cfg.refine_sigma > 0 and cfg.decoder == "broadcast"
+    out = run_head(alpha.float(), feats.float(), model.feature_grid, h, w, cfg, depth,
+                   per_slot if refine else None, images.float() if refine else None)
+    out["slots"] = all_slots.float()
+    out["feats"] = feats.float()
+    return out
+
+
+def frame_components(masks: np.ndarray, feats: np.ndarray, grid: int, cfg: DetectorConfig,
+                     depth: np.ndarray | None = None, return_masks: bool = True) -> tuple[Detections, np.ndarray]:
+    """One frame's slot masks (K, H, W) and tokens (N, C) -> its Detections and label image (H, W).
+
+    A detection is a connected part of a slot region with objectness >= ``cfg.score_threshold``
+    (see ``split_components`` for the label image).
+    """
+    winner = np.arange(len(masks))[:, None, None] == masks.argmax(axis=0)[None]        # (K, H, W), no ties
+    regions = winner & (masks >= cfg.mask_threshold)
+    min_pixels = max(1, int(cfg.min_area_frac * masks.shape[1] * masks.shape[2]))
+    comp_masks, comp_regions, labels = split_components(masks, regions, min_pixels, cfg.max_parts)
+    d = describe_regions(torch.from_numpy(comp_masks)[None], torch.from_numpy(comp_regions)[None],
+                         torch.from_numpy(feats)[None], grid, cfg,
+                         None if depth is None else torch.from_numpy(np.asarray(depth, np.float32))[None])
+    d = {k: v[0].numpy() for k, v in d.items()}
+    keep = d["scores"] >= cfg.score_threshold
+    return Detections(
+        boxes=d["boxes"][keep], scores=d["scores"][keep], embeddings=d["embeddings"][keep],
+        centroids=d["centroids"][keep], areas=d["areas"][keep],
+        depths=d["depths"][keep] if depth is not None else None,
+        masks=d["masks"][keep] if return_masks else None,
+    ), labels
 
 
 def load_detector(path: str | Path | None = None, device: str = "cpu", **overrides) -> ObjectDetector:
