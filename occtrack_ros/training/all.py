@@ -45,8 +45,9 @@ held-out seeds 1000-1009)::
         --joint-steps 300 --eval-data data/heldout/occlusion-10* --compare --seed 0 --threads 1
 
 ``--depth-pose always`` because generated data carries depth and odometry (which would skip it).
-RUN/detector/detector.pt is bit-identical to weights/detector_occlusion.pt (checked in session 5:
-every tensor equal; the chunks resume the sampling and torch random streams and follow one cosine
+RUN/detector/detector.pt is bit-identical to weights/detector_occlusion.pt, and
+RUN/depth-pose/depth_pose.pt to weights/depth_pose_occlusion.pt (checked in session 5: every tensor
+equal; the detector's chunks resume its sampling and torch random streams and follow one cosine
 schedule). weights/tracker_occlusion.pt was trained by `occtrack train tracker` on a detector
 stand-in (corrupted ground-truth boxes without identities); RUN/tracker/checkpoint.pt, trained on the
 detector's own output, is within about one IDF1 point of it on tuning seeds (weights/tracker.md).
