@@ -160,6 +160,7 @@ def detector_forward(model, clip):
 
     The head (boxes, objectness) is the inference head on the same alpha, without gradients: it only
     decides which slots are detections; the embeddings carry the gradient back into the detector.
+    With ``cfg.split_components`` detections are connected parts instead (``component_head``).
     """
     import torch
 
@@ -170,12 +171,12 @@ def detector_forward(model, clip):
     out = model(clip)
     core = model.module if hasattr(model, "module") else model
     rec = core.loss(out)
-    alpha = out["alpha"][0].float()                                         # (T, K, h, w)
     feats = out["feats"][0].float()                                         # (T, N, C)
-    masks = masks_from_logits(alpha, s, s)                                  # (T, K, S, S)
     if core.cfg.split_components:
         emb, head = component_head(core, clip[0], feats)
         return rec, emb, head
+    alpha = out["alpha"][0].float()                                         # (T, K, h, w)
+    masks = masks_from_logits(alpha, s, s)                                  # (T, K, S, S)
     emb = pooled_embeddings(masks, feats, core.feature_grid)                # (T, K, C)
     with torch.no_grad():
         head = run_head(alpha.detach(), feats.detach(), core.feature_grid, s, s, core.cfg.replace(refine_sigma=0.0))

@@ -56,7 +56,6 @@ class ObjectDetector:
     def forward_tensors(self, images: torch.Tensor, depth: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """(T, H, W, 3) uint8 (+ (T, H, W) depth) on the device -> per-slot tensors (T, K, ...) on the device."""
         assert images.dim() == 4 and images.shape[-1] == 3, f"images must be (T, H, W, 3), got {tuple(images.shape)}"
-        t, h, w = images.shape[:3]
         x = self.preprocess(images)
         with self._autocast():
             feats = self.model.encode(x)                                     # (T, N, D)
