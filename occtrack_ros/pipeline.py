@@ -34,6 +34,7 @@ class PipelineConfig:
     depth_weights: str | None = None
     depth_source: str = "topic"           # topic | learned | pretrained | none
     pose_refine: bool = True              # refine learned ego-motion by direct alignment (no odometry)
+    depth_edge_refine: bool = True        # snap the learned depth map's edges to the image's
     score_threshold: float = 0.5          # detections below are dropped before the tracker
     max_occlusion_age: int | None = None  # frames a track coasts unobserved; None = tracker default
     detector_plugin: str = ""             # 'module:callable' -> object with detect(frames), reset()
@@ -148,7 +149,8 @@ class Pipeline:
             return None  # 'topic': the frame already carries the measured depth; nothing to estimate
         module = _import("occtrack_ros.depth", "depth/pose source")
         return _wrap_load(lambda: module.make_depth_source(cfg.depth_source, weights=cfg.depth_weights,
-                                                           device=cfg.device, pose_refine=cfg.pose_refine),
+                                                           device=cfg.device, pose_refine=cfg.pose_refine,
+                                                           edge_refine=cfg.depth_edge_refine),
                           cfg.depth_weights, f"depth source '{cfg.depth_source}'")
 
     def _make_tracker(self):

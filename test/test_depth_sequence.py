@@ -82,11 +82,14 @@ def test_train_cli_writes_checkpoint_metrics_and_eval_json(seq_dir, tmp_path, oc
     res = occtrack("eval-depth", "--seq", seq_dir, "--json", out, "--weights", ckpt, "--threads", 1, "--figure", fig)
     assert res.returncode == 0, res.stderr
     import cv2
-    assert cv2.imread(str(fig)).shape == (4 * 128 * 2, 3 * 128 * 2, 3)  # 4 frames x (image, truth, prediction), 2x
+    # 4 frames x (image, truth, raw prediction, edge-refined prediction), 2x
+    assert cv2.imread(str(fig)).shape == (4 * 128 * 2, 4 * 128 * 2, 3)
 
     result = json.loads(out.read_text())
     assert meta["refine"]["iters"] == 10 and meta["loss"]["contrast_normalise"] is True  # the defaults
-    for key in ("abs_rel", "delta1", "pose_rot_err_deg", "pose_trans_dir_err_deg", "zero_pose_rot_err_deg",
+    assert result["edge_refine"] is True
+    for key in ("abs_rel", "delta1", "raw_abs_rel", "raw_delta1",
+                "pose_rot_err_deg", "pose_trans_dir_err_deg", "zero_pose_rot_err_deg",
                 "zero_pose_trans_dir_err_deg", "posenet_pose_rot_err_deg", "posenet_pose_trans_dir_err_deg"):
         assert np.isfinite(result[key]), key
     assert result["frames"] == 5 and result["pose_pairs"] == 4

@@ -11,10 +11,15 @@ direction, so ``zero_pose_trans_dir_err_deg`` is defined as 90 degrees, the expe
 direction that carries no information (uniform on the sphere); ``forward_pose_trans_dir_err_deg``
 reports the stricter constant guess "straight ahead" (0, 0, 1) as well.
 
+Depth is scored as inference delivers it: edge-refined (``depth/edge_refine.py``) unless
+``--no-edge-refine``; ``raw_abs_rel`` and ``raw_delta1`` score DepthNet's unrefined map alongside.
+
 Checkpoints trained with direct pose refinement are scored as inference runs them (PoseNet then
 refinement, ``LearnedNets.motion``); ``posenet_pose_*`` report PoseNet's raw output alongside.
 """
 from __future__ import annotations
+
+import argparse
 
 NAME = "eval-depth"
 HELP = "score the learned depth/pose nets on generated sequences (abs rel, delta1, relative pose errors)"
@@ -28,8 +33,10 @@ def add_arguments(p) -> None:
     p.add_argument("--min-translation", type=float, default=1e-3,
                    help="true translations [m] below this are skipped by the direction error")
     p.add_argument("--figure", default=None,
-                   help="also write a PNG: four frames of the first sequence as image | true depth | predicted depth "
-                   "(median-scaled; log grey scale, 3 m black to 30 m white)")
+                   help="also write a PNG: four frames of the first sequence as image | true depth | predicted depth, "
+                   "raw | edge-refined (median-scaled; log grey scale, 3 m black to 30 m white)")
+    p.add_argument("--edge-refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="score the edge-refined depth map, as inference delivers it (raw_* keys score the raw map)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
 
@@ -69,7 +76,9 @@ def evaluate_sequence(nets, directory, min_translation: float) -> dict:
     seq = load_sequence(directory)
     if seq.poses is None:
         raise FileNotFoundError(f"{directory}: poses.txt is required for the pose errors")
-    out = {k: [] for k in ("abs_rel", "delta1", "rot", "dir", "zero_rot", "forward_dir", "net_rot", "net_dir")}
+    keys = ("abs_rel", "delta1", "raw_abs_rel", "raw_delta1", "rot", "dir", "zero_rot", "forward_dir", "net_rot",
+            "net_dir")
+    out = {k: [] for k in keys}
     prev = None
     for frame in tqdm(seq, total=len(seq), desc=f"eval-depth {seq.name}", leave=False):
         if frame.depth is None:
@@ -78,6 +87,9 @@ def evaluate_sequence(nets, directory, min_translation: float) -> dict:
         a, d1 = depth_errors(resize_map(nets.depth(frame), h, w), frame.depth)
         out["abs_rel"].append(a)
         out["delta1"].append(d1)
+        a, d1 = depth_errors(resize_map(nets.depth(frame, edge_refine=False), h, w), frame.depth)
+        out["raw_abs_rel"].append(a)
+        out["raw_delta1"].append(d1)
         if prev is not None:
             T_true = relative_pose(prev.T_world_cam, frame.T_world_cam)
             T_pred = nets.motion(frame, prev)
@@ -95,7 +107,10 @@ def evaluate_sequence(nets, directory, min_translation: float) -> dict:
 
 
 def depth_figure(nets, directory, path, frames: int = 4) -> None:
-    """Rows of image | true depth | median-scaled predicted depth, on a log grey scale from 3 to 30 m."""
+    """Rows of image | true depth | median-scaled predicted depth, raw and edge-refined.
+
+    Log grey scale from 3 m (black) to 30 m (white).
+    """
     import cv2
     import numpy as np
 
@@ -111,10 +126,12 @@ def depth_figure(nets, directory, path, frames: int = 4) -> None:
     for i in np.linspace(0, len(seq) - 1, frames).astype(int):
         frame = seq[int(i)]
         h, w = frame.image.shape[:2]
-        pred = resize_map(nets.depth(frame), h, w)
         valid = np.isfinite(frame.depth) & (frame.depth > 0)
-        pred = pred * np.median(frame.depth[valid]) / np.median(pred[valid])
-        rows.append(np.concatenate([frame.image, grey(frame.depth), grey(pred)], axis=1))
+        row = [frame.image, grey(frame.depth)]
+        for refined in (False, True):
+            pred = resize_map(nets.depth(frame, edge_refine=refined), h, w)
+            row.append(grey(pred * np.median(frame.depth[valid]) / np.median(pred[valid])))
+        rows.append(np.concatenate(row, axis=1))
     image = np.concatenate(rows, axis=0)
     image = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     if not cv2.imwrite(str(path), image[..., ::-1]):
@@ -130,6 +147,7 @@ def summarize(lists: dict) -> dict:
 
     return {
         "abs_rel": mean("abs_rel"), "delta1": mean("delta1"),
+        "raw_abs_rel": mean("raw_abs_rel"), "raw_delta1": mean("raw_delta1"),
         "pose_rot_err_deg": mean("rot"), "pose_trans_dir_err_deg": mean("dir"),
         "zero_pose_rot_err_deg": mean("zero_rot"), "zero_pose_trans_dir_err_deg": 90.0 if lists["dir"] else
         float("nan"), "forward_pose_trans_dir_err_deg": mean("forward_dir"),
@@ -150,7 +168,7 @@ def run(args) -> int:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    nets = LearnedNets(args.weights, args.device)
+    nets = LearnedNets(args.weights, args.device, edge_refine=args.edge_refine)
     try:
         nets._load()
         pooled: dict[str, list] = {}
@@ -166,7 +184,7 @@ def run(args) -> int:
     if args.figure:
         Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
         depth_figure(nets, args.seq[0], args.figure)
-    result = {**summarize(pooled), "weights": str(nets.path), "sequences": per_seq,
+    result = {**summarize(pooled), "weights": str(nets.path), "edge_refine": args.edge_refine, "sequences": per_seq,
               "min_translation_m": args.min_translation}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=1))

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from occtrack_ros.depth.edge_refine import EdgeRefineConfig, joint_weighted_median
 from occtrack_ros.depth.source import image_tensor
 from occtrack_ros.geometry.rotation import axis_angle_to_matrix
 from occtrack_ros.types import Frame
@@ -16,10 +17,13 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "depth_pose_
 class LearnedNets:
     """Loads a depth/pose checkpoint lazily (sources that never need a net never read the file)."""
 
-    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_refine: bool = True):
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_refine: bool = True,
+                 edge_refine: bool = True):
         self.path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         self.device = device
         self.pose_refine = pose_refine  # False: PoseNet's raw motion even for checkpoints trained with refinement
+        # image-guided weighted median on DepthNet's map (depth/edge_refine.py); False = the raw map
+        self.edge_refine = EdgeRefineConfig() if edge_refine else None
         self._nets = None
         self.refine = None  # RefineConfig from the checkpoint's meta, set on loading
         self._last_disparity: tuple[np.ndarray, torch.Tensor] | None = None  # (image, disparity), see _disparity
@@ -48,10 +52,17 @@ class LearnedNets:
         return self._last_disparity[1]
 
     @torch.no_grad()
-    def depth(self, frame: Frame) -> torch.Tensor:
-        """(1, 1, h, w) up-to-scale depth at the network's input size."""
-        depth_net, _, _ = self._load()
-        return depth_net.to_depth(self._disparity(frame))
+    def depth(self, frame: Frame, edge_refine: bool = True) -> torch.Tensor:
+        """(1, 1, h, w) up-to-scale depth at the network's input size.
+
+        Edge-refined (``joint_weighted_median`` guided by the frame) unless the nets were built with
+        ``edge_refine=False`` or the caller passes False (a median needs no sharp edges).
+        """
+        depth_net, _, size = self._load()
+        depth = depth_net.to_depth(self._disparity(frame))
+        if edge_refine and self.edge_refine is not None:
+            depth = joint_weighted_median(depth, image_tensor(frame, size, self.device), self.edge_refine)
+        return depth
 
     @torch.no_grad()
     def motion(self, frame: Frame, prev: Frame, refine: bool = True) -> np.ndarray:

@@ -79,6 +79,9 @@ PARAMETERS: tuple[Param, ...] = (
     Param("pose_refine", True, "without odometry: polish the learned ego-motion by direct photometric "
           "alignment (0.024 deg rotation error per frame instead of 0.083 on the occlusion preset; about 0.1 s "
           "per frame on one CPU core). false = PoseNet's raw output."),
+    Param("depth_edge_refine", True, "depth_source 'learned': snap the depth map's soft edges to the image's "
+          "with a colour-weighted median (measured in occtrack_ros/weights/depth_pose.md; about 80 ms "
+          "per frame on one CPU core). false = DepthNet's raw map."),
     Param("detector_plugin", "", "advanced: 'module:callable' returning an object with detect(frames) and "
           "reset(), used instead of the learned detector (e.g. a wrapper around another detector).", _plugin),
     Param("tracker_plugin", "", "advanced: 'module:callable' returning an object with the Tracker interface "
@@ -185,6 +188,7 @@ def pipeline_config(values: dict):
         device=values["device"], bundle=values["bundle"] or None, detector_weights=values["detector_weights"] or None,
         tracker_weights=values["tracker_weights"] or None, depth_weights=values["depth_weights"] or None,
         depth_source=values["depth_source"], pose_refine=bool(values["pose_refine"]),
+        depth_edge_refine=bool(values["depth_edge_refine"]),
         score_threshold=float(values["score_threshold"]),
         max_occlusion_age=int(values["max_occlusion_age"]), detector_plugin=values["detector_plugin"],
         tracker_plugin=values["tracker_plugin"], tracker_overrides={"reid_on_confirm": bool(values["reid_on_confirm"])})
