@@ -101,3 +101,14 @@ def test_train_cli_rejects_held_out_seeds_and_bad_stage(tmp_path, occtrack):
     assert res.returncode == 2 and "held-out" in res.stderr
     res = occtrack("train", "depth-pose", "--stages", "pose,warp", "--data-root", tmp_path)
     assert res.returncode == 2 and "warp" in res.stderr
+
+
+def test_bench_learned_depth_times_each_stage_with_the_shipped_weights(seq_dir):
+    from occtrack_ros.commands.bench import bench_learned_depth
+
+    report = bench_learned_depth(seq_dir, "cpu", frames=50)  # 5 frames: 3 warm-up, then the 1 left
+    assert report["frames_timed"] == 1 and report["size"] == [128, 128]
+    stages = report["stages_ms"]
+    assert set(stages) == {"depthnet", "edge_refine", "motion"}
+    assert all(stages[k]["mean"] > 0 for k in stages)
+    assert report["total_ms"]["mean"] == pytest.approx(sum(stages[k]["mean"] for k in stages), abs=1e-2)

@@ -206,6 +206,9 @@ def test_bench_markdown_renders_every_section_and_failures():
                              "accuracy_full_pipeline": {"HOTA": 0.5, "IDF1": 0.6, "IDSW": 2}}},
         "detector_alone": {"cpu": {"ms_per_frame": {"cnn": {"backbone": 1, "slots": 1, "decoder": 1, "head": 1,
                                                             "total": 4.0}}}},
+        "learned_depth": {"cpu": {"device": "cpu", "frames_timed": 7, "sequence": "occlusion-1000", "size": [128, 128],
+                                  "stages_ms": {"depthnet": st, "edge_refine": st, "motion": st},
+                                  "total_ms": {"mean": 6.0, "p50": 5.0, "p95": 9.0}}},
         "tracker_scaling": {"error": "RuntimeError: boom"},
         "node": {"frames_tracked": 9, "frames_sent": 10, "rate_hz": 5, "image": "128x128",
                  **{k: {"mean": 1.0, "p50": 1.0, "p95": 2.0, "max": 3.0}
@@ -219,4 +222,5 @@ def test_bench_markdown_renders_every_section_and_failures():
     assert "| cnn | 1.00 | 1.00 | 1.00 | 1.00 | 4.00 | 250.0 |" in md
     assert "FAILED: RuntimeError: boom" in md and "**Failed sections: tracker scaling**" in md
     assert "| added | 1.00 | 1.00 | 2.00 | 3.00 |" in md
+    assert "| edge refinement | 2.00 | 1.50 | 4.00 |" in md and "| **total** | 6.00 | 5.00 | 9.00 |" in md
     assert "| ours | 50.0 |" in md and "Note: a note" in md

@@ -30,7 +30,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--detector-weights", default="", help="detector checkpoint instead of the shipped one")
     parser.add_argument("--tracker-weights", default="", help="tracker checkpoint instead of the shipped one")
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out: pipeline, detector, "
-                        "tracker, node, accuracy")
+                        "depth, tracker, node, accuracy")
 
 
 # ----------------------------------------------------------------------------- machine
@@ -232,6 +232,56 @@ def bench_pipeline(seq_dir, device: str, frames: int, detector_weights: str, tra
     }
 
 
+def bench_learned_depth(seq_dir, device: str, frames: int) -> dict:
+    """Per-frame cost of depth_source 'learned' without odometry, stage by stage (shipped depth/pose weights).
+
+    DepthNet's forward pass, the image-guided edge refinement of its map (``depth/edge_refine.py``),
+    and the ego-motion (PoseNet plus direct refinement), on consecutive frames after 3 warm-up frames.
+    """
+    import time
+
+    import torch
+
+    from occtrack_ros.data.sequence import load_sequence
+    from occtrack_ros.depth.edge_refine import joint_weighted_median
+    from occtrack_ros.depth.learned import LearnedNets
+    from occtrack_ros.depth.source import image_tensor
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    seq = load_sequence(seq_dir)
+    nets = LearnedNets(None, device)
+    depth_net, _, size = nets._load()
+    if len(seq) < 5:
+        raise ValueError(f"{seq_dir}: {len(seq)} frames; the depth bench needs at least 5 (3 warm-up)")
+    n = min(frames, len(seq) - 4)  # frames 1..3 warm up, then n timed
+    times = {"depthnet": [], "edge_refine": [], "motion": []}
+    prev = seq[0]
+    for i in range(1, n + 4):
+        frame = seq[i]
+        with torch.no_grad():
+            sync()
+            t0 = time.perf_counter()
+            depth = depth_net.to_depth(nets._disparity(frame))
+            sync()
+            t1 = time.perf_counter()
+            joint_weighted_median(depth, image_tensor(frame, size, device), nets.edge_refine)
+            sync()
+            t2 = time.perf_counter()
+        nets.motion(frame, prev)
+        sync()
+        t3 = time.perf_counter()
+        if i > 3:
+            for key, dt in (("depthnet", t1 - t0), ("edge_refine", t2 - t1), ("motion", t3 - t2)):
+                times[key].append(1e3 * dt)
+        prev = frame
+    total = [sum(v) for v in zip(*times.values())]
+    return {"device": device, "frames_timed": len(total), "sequence": seq.name, "size": list(size),
+            "stages_ms": {k: _stats(v) for k, v in times.items()}, "total_ms": _stats(total)}
+
+
 def bench_detector_alone(device: str, detector_weights: str, vit: bool, frames: int = 50) -> dict:
     """Detector stages alone (``occtrack bench-detector``'s ``time_stages``), ms per frame at 128x128.
 
@@ -384,6 +434,22 @@ def bench_markdown(report: dict) -> str:
                   "ViT architectures with random weights.", "",
                   markdown_table(["detector", *stages, "FPS"], rows, "l" + "r" * (len(stages) + 1)), ""]
 
+    for key, sec in report.get("learned_depth", {}).items():
+        lines += [f"## Learned depth and ego-motion per frame ({key})", ""]
+        if "error" in sec:
+            lines += [f"FAILED: {sec['error']}", ""]
+            continue
+        rows = [[label, fmt(sec["stages_ms"][k]["mean"]), fmt(sec["stages_ms"][k]["p50"]),
+                 fmt(sec["stages_ms"][k]["p95"])]
+                for k, label in (("depthnet", "DepthNet"), ("edge_refine", "edge refinement"),
+                                 ("motion", "ego-motion (PoseNet + direct refinement)"))]
+        rows.append(["**total**", fmt(sec["total_ms"]["mean"]), fmt(sec["total_ms"]["p50"]),
+                     fmt(sec["total_ms"]["p95"])])
+        lines += [f"`depth_source: learned` without odometry: {sec['frames_timed']} consecutive frames of "
+                  f"{sec['sequence']} at the nets' {sec['size'][0]}x{sec['size'][1]}, after 3 warm-up frames; "
+                  "shipped depth/pose weights. With a depth topic and odometry none of this runs.", "",
+                  markdown_table(["stage", "mean ms", "p50 ms", "p95 ms"], rows, "lrrr"), ""]
+
     trk = report.get("tracker_scaling")
     if trk is not None:
         lines += ["## Tracker step time vs number of objects (ms, median / p95)", ""]
@@ -456,7 +522,7 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    unknown = skip - {"pipeline", "detector", "tracker", "node", "accuracy"}
+    unknown = skip - {"pipeline", "detector", "depth", "tracker", "node", "accuracy"}
     if unknown:
         print(f"occtrack bench: unknown --skip section(s) {sorted(unknown)}", file=sys.stderr)
         return 2
@@ -499,7 +565,7 @@ def run(args) -> int:
 
     if "accuracy" not in skip:
         report["accuracy"] = section("accuracy", accuracy)
-    if not (seq_dir / "gt" / "gt.txt").is_file() and not skip >= {"pipeline", "node"}:
+    if not (seq_dir / "gt" / "gt.txt").is_file() and not skip >= {"pipeline", "node", "depth"}:
         _occtrack(["generate", "--preset", "occlusion", "--seed", "1000", "--out", str(seq_dir), "--quiet",
                    "--overwrite"], timeout=300)
 
@@ -516,6 +582,13 @@ def run(args) -> int:
         if torch.cuda.is_available():
             report["detector_alone"]["cuda"] = section("detector stages (cuda)", lambda: bench_detector_alone(
                 "cuda", args.detector_weights, vit=True))
+
+    if "depth" not in skip:
+        report["learned_depth"] = {"cpu": section("learned depth (cpu)", lambda: bench_learned_depth(
+            seq_dir, "cpu", 20 if args.quick else 50))}
+        if torch.cuda.is_available():
+            report["learned_depth"]["cuda"] = section("learned depth (cuda)", lambda: bench_learned_depth(
+                seq_dir, "cuda", 50))
 
     if "tracker" not in skip:
         def tracker():
