@@ -21,18 +21,18 @@ def make_depth_source(mode: str, weights: str | Path | None = None, device: str 
     a local directory or hub id of a transformers depth-estimation model for "pretrained"
     (None = Depth Anything V2 Small). ``pose_refine``: polish PoseNet's ego-motion by direct alignment
     when the checkpoint was trained that way (accurate, about 0.1 s per frame on one CPU core); False
-    keeps PoseNet's raw output. Only used without odometry. ``edge_refine``: snap the learned depth
-    map's soft ramps to the image's edges (``edge_refine.joint_weighted_median``); False keeps
-    DepthNet's raw map.
+    keeps PoseNet's raw output. Only used without odometry. ``edge_refine`` ("learned" only): snap the
+    learned depth map's soft ramps to the image's edges (``edge_refine.joint_weighted_median``);
+    False keeps DepthNet's raw map.
     """
     from occtrack_ros.depth import sources
 
     if mode == "topic":
-        return sources.TopicDepthSource(weights, device, pose_refine=pose_refine, edge_refine=edge_refine)
+        return sources.TopicDepthSource(weights, device, pose_refine=pose_refine)
     if mode == "learned":
         return sources.LearnedDepthSource(weights, device, pose_refine=pose_refine, edge_refine=edge_refine)
     if mode == "pretrained":
-        return sources.PretrainedDepthSource(weights, device, pose_refine=pose_refine, edge_refine=edge_refine)
+        return sources.PretrainedDepthSource(weights, device, pose_refine=pose_refine)
     raise ValueError(f"unknown depth_source {mode!r}; choose one of {', '.join(MODES)}")
 
 

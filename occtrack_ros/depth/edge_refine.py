@@ -4,9 +4,9 @@ Self-supervised DepthNet puts a soft ramp of several pixels where the image has 
 (measured on the occlusion preset: about 15 % of the pixels of a frame sit between the near and the
 far mode, 90 % of them on the far wall next to a pillar). The photometric loss places those pixels
 poorly. Likely causes, not measured: local contrast normalisation squashes the wall's faint texture
-within a window of a strong edge, and disoccluded pixels have no match. A ramp is not just cosmetic: per-object depth
-read from the map mixes the two surfaces, and a median-scaled monocular map lands its median in the
-ramp (evaluation's scale goes wrong for both modes at once).
+within a window of a strong edge, and disoccluded pixels have no match. A ramp is not just
+cosmetic: per-object depth read from the map mixes the two surfaces, and a median-scaled monocular
+map lands its median in the ramp (evaluation's scale goes wrong for both modes at once).
 
 The remedy is the classic post-processing of stereo matching (Ma et al., "Constant time weighted
 median filtering for stereo matching and beyond", ICCV 2013): each pixel takes the weighted median

@@ -39,9 +39,8 @@ class _MotionFromNets:
 class TopicDepthSource:
     """Metric depth from the depth topic; motion from odometry, else PoseNet scaled by depth medians."""
 
-    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_refine: bool = True,
-                 edge_refine: bool = True):
-        self.nets = LearnedNets(weights, device, pose_refine, edge_refine)
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_refine: bool = True):
+        self.nets = LearnedNets(weights, device, pose_refine, edge_refine=False)  # only medians of its depth
         self.motion = _MotionFromNets(self.nets)
 
     def estimate(self, frame: Frame, prev: Frame | None) -> DepthPose:
@@ -54,7 +53,7 @@ class TopicDepthSource:
         T = odometry_motion(frame, prev)
         if T is None and prev is not None:
             # PoseNet shares DepthNet's scale, so the metric/learned depth ratio makes its motion metric
-            learned = self.nets.depth(frame, edge_refine=False)
+            learned = self.nets.depth(frame)
             valid = np.isfinite(depth) & (depth > 0)
             if valid.any():
                 self.motion.scale.update(float(np.median(depth[valid])), float(learned.median()))
@@ -95,8 +94,7 @@ class PretrainedDepthSource:
     DEFAULT_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
 
     def __init__(self, weights: str | Path | None = None, device: str = "cpu", pose_weights: str | Path | None = None,
-                 pose_refine: bool = True, edge_refine: bool = True):
-        del edge_refine  # the pretrained model's maps are not refined; the argument keeps the sources uniform
+                 pose_refine: bool = True):
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
         name = str(weights) if weights is not None else self.DEFAULT_MODEL
