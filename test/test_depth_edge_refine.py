@@ -89,3 +89,39 @@ def test_learned_source_refines_unless_switched_off(tmp_path):
     off = make_depth_source("learned", weights, edge_refine=False).estimate(frame, None).depth
     on = make_depth_source("learned", weights).estimate(frame, None).depth
     assert off.shape == on.shape == (48, 80) and not np.allclose(off, on)
+
+
+def test_self_distillation_is_zero_on_a_sharp_map_and_pulls_a_ramp_to_the_edge():
+    from occtrack_ros.models.depth_pose.objective import self_distillation
+
+    image, pred, true = _pillar_scene(H=32, W=64, ramp=3)
+    assert self_distillation(true, image).item() < 1e-6  # a map with sharp edges is its own teacher
+    ramp = pred.clone().requires_grad_(True)
+    loss = self_distillation(ramp, image)
+    assert loss.item() > 0.01
+    loss.backward()
+    # only ramp pixels get a gradient, and it pushes them up towards the wall (log depth falls as loss falls)
+    grad = ramp.grad[0, 0]
+    assert grad[:, 20:23].lt(0).all()
+    assert grad[:, :20].abs().max() == 0 and grad[:, 30:].abs().max() == 0
+
+
+def test_objective_adds_the_weighted_self_distillation_term_only_when_depth_trains():
+    from occtrack_ros.models.depth_pose.objective import DepthPoseObjective, self_distillation
+    from occtrack_ros.models.depth_pose import PhotometricConfig
+
+    torch.manual_seed(0)
+    H = W = 64
+    dnet, pnet = DepthNet().eval(), PoseNet().eval()
+    obj = DepthPoseObjective(H, W, PhotometricConfig(automask=False), loss_scales=2)
+    tgt, srcs = torch.rand(2, 3, H, W), [torch.rand(2, 3, H, W), torch.rand(2, 3, H, W)]
+    K = torch.tensor([[55.0, 0, 32.0], [0, 55.0, 32.0], [0, 0, 1]]).expand(2, 3, 3)
+    base, _ = obj(dnet, pnet, tgt, srcs, K)
+    with_term, _ = obj(dnet, pnet, tgt, srcs, K, edge_distill=0.5)
+    depths = [dnet.to_depth(d, (H, W)) for d in dnet(tgt)[:2]]
+    expected = 0.5 * torch.stack([self_distillation(d, tgt) for d in depths]).mean()
+    assert expected.item() > 0
+    torch.testing.assert_close(with_term - base, expected, rtol=1e-4, atol=1e-6)
+    dnet.requires_grad_(False)  # frozen depth (the pose stage): the term is skipped
+    frozen, _ = obj(dnet, pnet, tgt, srcs, K, edge_distill=0.5)
+    torch.testing.assert_close(frozen, base)

@@ -86,7 +86,7 @@ def test_interrupted_schedule_resumes_without_rerunning_finished_stages(tiny, tm
 def test_depth_pose_runs_when_the_data_lacks_depth(tiny, tmp_path, capsys):
     run = tmp_path / "run"
     rc = cli_main(["train", "all", "--data", str(tiny / "bag"), "--out", str(run), "--stages", "depth-pose",
-                   "--depth-topic", "/no/such/depth", "--depth-iters", "pose=2,depth=2,joint=2",
+                   "--depth-topic", "/no/such/depth", "--depth-iters", "pose=2,depth=2,joint=2,sharpen=2",
                    "--depth-args", "--batch-size 2 --check-every 1", "--threads", "1"])
     out = capsys.readouterr()
     assert rc == 0, out.err[-2000:]

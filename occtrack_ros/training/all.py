@@ -105,7 +105,7 @@ def add_arguments(p) -> None:
                    "chunk's by less than this fraction")
     s.add_argument("--detector-batch", type=int, default=8, help="detector stage: clips per step")
     s.add_argument("--detector-args", default="", help="extra options for the detector stage, e.g. '--lr 3e-4'")
-    s.add_argument("--depth-iters", default="pose=700,depth=700,joint=300",
+    s.add_argument("--depth-iters", default="pose=700,depth=700,joint=300,sharpen=300",
                    help="depth-pose --iters (the shipped weights' schedule)")
     s.add_argument("--depth-args", default="", help="extra options for the depth-pose stage")
     s.add_argument("--tracker-epochs", type=int, default=4, help="tracker stage epochs")
