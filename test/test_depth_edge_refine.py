@@ -107,8 +107,8 @@ def test_self_distillation_is_zero_on_a_sharp_map_and_pulls_a_ramp_to_the_edge()
 
 
 def test_objective_adds_the_weighted_self_distillation_term_only_when_depth_trains():
-    from occtrack_ros.models.depth_pose.objective import DepthPoseObjective, self_distillation
     from occtrack_ros.models.depth_pose import PhotometricConfig
+    from occtrack_ros.models.depth_pose.objective import DepthPoseObjective, self_distillation
 
     torch.manual_seed(0)
     H = W = 64

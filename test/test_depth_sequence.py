@@ -63,7 +63,8 @@ def test_true_depth_and_pose_warp_reproduces_generated_target(seq_dir):
 def test_train_cli_writes_checkpoint_metrics_and_eval_json(seq_dir, tmp_path, occtrack):
     ckpt, run_dir = tmp_path / "dp.pt", tmp_path / "run"
     res = occtrack("train", "depth-pose", "--seqs", seq_dir, "--train-seeds", "", "--size", 64, 64,
-                    "--max-stride", 2, "--batch-size", 2, "--iters", "pose=2,depth=2,joint=2,sharpen=2", "--check-every", 1,
+                    "--max-stride", 2, "--batch-size", 2, "--iters", "pose=2,depth=2,joint=2,sharpen=2",
+                    "--check-every", 1,
                     "--collapse-depth-cv", 10.0, "--out", ckpt, "--run-dir", run_dir, "--threads", 1)
     assert res.returncode == 0, res.stderr
     assert "git" in res.stdout and "config:" in res.stdout
