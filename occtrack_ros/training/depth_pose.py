@@ -21,8 +21,9 @@ from __future__ import annotations
 import argparse
 
 STAGE = "depth-pose"
-HELP = "self-supervised depth + ego-motion nets (Monodepth2 losses) with staged pose/depth/joint training"
+HELP = "self-supervised depth + ego-motion nets (Monodepth2 losses) with staged pose/depth/joint/sharpen training"
 STAGES = ("pose", "depth", "joint", "sharpen")
+DEPTH_STAGES = ("depth", "joint", "sharpen")  # DepthNet trains through the refined poses
 
 
 def add_arguments(p) -> None:
@@ -48,7 +49,8 @@ def add_arguments(p) -> None:
     sched.add_argument("--iters", default="pose=700,depth=700,joint=300,sharpen=300",
                        help="iterations per stage, e.g. pose=700,depth=700,joint=300,sharpen=300")
     sched.add_argument("--batch-size", type=int, default=8)
-    sched.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the pose and depth stages")
+    sched.add_argument("--lr", type=float, default=1e-3,
+                       help="Adam learning rate of the pose, depth and sharpen stages")
     sched.add_argument("--joint-lr", type=float, default=1e-4, help="learning rate of joint fine-tuning")
     sched.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine"),
                        help="per stage: constant, or cosine decay to 5%% of the stage's rate by its last iteration")
@@ -288,7 +290,7 @@ def train(args) -> int:
         stage = stages[si]
         n = iters[stage]
         plane = stage == "pose" and args.pose_prior in ("plane", "sweep")
-        train_depth = stage in ("depth", "joint", "sharpen") or (stage == "pose" and not plane)
+        train_depth = stage in DEPTH_STAGES or (stage == "pose" and not plane)
         train_pose = stage in ("pose", "joint")
         depth_net.train(train_depth)
         pose_net.train(train_pose)
@@ -308,7 +310,7 @@ def train(args) -> int:
             obj = pose_objective if stage == "pose" else objective
             loss, stats = obj(None if plane else depth_net, pose_net, target, sources, K,
                               plane_depth=prior_depth if plane else None,
-                              refine=refine_cfg if stage in ("depth", "joint", "sharpen") else None,
+                              refine=refine_cfg if stage in DEPTH_STAGES else None,
                               pose_distill=args.pose_distill,
                               edge_distill=args.edge_distill if stage == "sharpen" else 0.0)
             opt.zero_grad(set_to_none=True)
@@ -358,8 +360,7 @@ def train(args) -> int:
     meta = {"height": sampler.height, "width": sampler.width, "stages": stages, "iters": iters,
             "git": metrics["git"], "pose_prior": args.pose_prior, "prior_depth": prior_depth, "loss": asdict(loss_cfg),
             "edge_distill": args.edge_distill, "train_seeds": args.train_seeds, "collapsed": metrics["collapsed"],
-            "init": args.init,
-            "refine": asdict(refine_cfg) if refine_cfg is not None else None}
+            "init": args.init, "refine": asdict(refine_cfg) if refine_cfg is not None else None}
     save_depth_pose(args.out, depth_net, pose_net, meta=meta)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _plot_losses(metrics["history"], run_dir / "loss.png")
