@@ -253,7 +253,7 @@ def bench_learned_depth(seq_dir, device: str, frames: int) -> dict:
 
     seq = load_sequence(seq_dir)
     nets = LearnedNets(None, device)
-    depth_net, _, size = nets._load()
+    size = nets.input_size
     if len(seq) < 5:
         raise ValueError(f"{seq_dir}: {len(seq)} frames; the depth bench needs at least 5 (3 warm-up)")
     n = min(frames, len(seq) - 4)  # frames 1..3 warm up, then n timed
@@ -264,7 +264,7 @@ def bench_learned_depth(seq_dir, device: str, frames: int) -> dict:
         with torch.no_grad():
             sync()
             t0 = time.perf_counter()
-            depth = depth_net.to_depth(nets._disparity(frame))
+            depth = nets.depth(frame, edge_refine=False)
             sync()
             t1 = time.perf_counter()
             joint_weighted_median(depth, image_tensor(frame, size, device), nets.edge_refine)

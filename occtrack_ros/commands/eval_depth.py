@@ -170,7 +170,7 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     nets = LearnedNets(args.weights, args.device, edge_refine=args.edge_refine)
     try:
-        nets._load()
+        nets.load()
         pooled: dict[str, list] = {}
         per_seq = {}
         for d in args.seq:

@@ -28,7 +28,12 @@ class LearnedNets:
         self.refine = None  # RefineConfig from the checkpoint's meta, set on loading
         self._last_disparity: tuple[np.ndarray, torch.Tensor] | None = None  # (image, disparity), see _disparity
 
-    def _load(self):
+    def load(self):
+        """Read the checkpoint now, or return the nets already read: ``(depth_net, pose_net, input_size)``.
+
+        Otherwise the first depth/motion call reads it. A missing or corrupt file raises here, with its
+        path in the message.
+        """
         if self._nets is None:
             from occtrack_ros.models.depth_pose.checkpoint import load_depth_pose
             from occtrack_ros.models.depth_pose.refine import RefineConfig
@@ -40,6 +45,11 @@ class LearnedNets:
             self._nets = (depth_net, pose_net, size)
         return self._nets
 
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(h, w) the nets were trained at; frames are resized to it and depth comes back at it."""
+        return self.load()[2]
+
     def _disparity(self, frame: Frame) -> torch.Tensor:
         """DepthNet's finest disparity for ``frame``, at the network's input size.
 
@@ -47,7 +57,7 @@ class LearnedNets:
         for its motion, which refines through the same depth, so DepthNet runs once per frame.
         """
         if self._last_disparity is None or self._last_disparity[0] is not frame.image:
-            depth_net, _, size = self._load()
+            depth_net, _, size = self.load()
             self._last_disparity = (frame.image, depth_net(image_tensor(frame, size, self.device))[0])
         return self._last_disparity[1]
 
@@ -58,7 +68,7 @@ class LearnedNets:
         Edge-refined (``joint_weighted_median`` guided by the frame) unless the nets were built with
         ``edge_refine=False`` or the caller passes False (a median needs no sharp edges).
         """
-        depth_net, _, size = self._load()
+        depth_net, _, size = self.load()
         depth = depth_net.to_depth(self._disparity(frame))
         if edge_refine and self.edge_refine is not None:
             depth = joint_weighted_median(depth, image_tensor(frame, size, self.device), self.edge_refine)
@@ -73,7 +83,7 @@ class LearnedNets:
         (``models.depth_pose.refine``); the translation is in the depth net's units either way.
         ``refine=False`` returns PoseNet's raw output.
         """
-        depth_net, pose_net, size = self._load()
+        depth_net, pose_net, size = self.load()
         current, previous = image_tensor(frame, size, self.device), image_tensor(prev, size, self.device)
         axis_angle, translation = pose_net(current, previous)
         if refine and self.refine is not None and frame.intrinsics is not None:
