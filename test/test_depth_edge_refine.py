@@ -77,12 +77,13 @@ def test_learned_source_refines_unless_switched_off(tmp_path):
     weights = tmp_path / "dp.pt"
     save_depth_pose(weights, DepthNet(), PoseNet(), meta={"height": 64, "width": 64})
     rng = np.random.default_rng(0)
-    frame = Frame(image=rng.integers(0, 255, (48, 80, 3), dtype=np.uint8), index=0)
+    blocks = rng.integers(0, 255, (6, 10, 3), dtype=np.uint8)  # 8x8-pixel patches of one colour each
+    frame = Frame(image=blocks.repeat(8, axis=0).repeat(8, axis=1), index=0)
     raw_nets = LearnedNets(weights, edge_refine=False)
     raw = raw_nets.depth(frame)
     refined = LearnedNets(weights).depth(frame)
     assert refined.shape == raw.shape == (1, 1, 64, 64)
-    assert not torch.allclose(refined, raw)  # a random image has colour edges everywhere
+    assert not torch.allclose(refined, raw)  # an untrained net's speckle inside a patch is smoothed away
     image = torch.from_numpy(frame.image).permute(2, 0, 1)[None].float() / 255
     image = torch.nn.functional.interpolate(image, size=(64, 64), mode="bilinear", align_corners=False)
     torch.testing.assert_close(refined, joint_weighted_median(raw, image))
@@ -125,3 +126,39 @@ def test_objective_adds_the_weighted_self_distillation_term_only_when_depth_trai
     dnet.requires_grad_(False)  # frozen depth (the pose stage): the term is skipped
     frozen, _ = obj(dnet, pnet, tgt, srcs, K, edge_distill=0.5)
     torch.testing.assert_close(frozen, base)
+
+
+def _faint_object_scene(H=40, W=40, size=5, contrast=0.06):
+    """A wall (25 m) with a size x size object (10 m) whose colour differs from it by ``contrast`` (RGB)."""
+    image = torch.full((1, 3, H, W), 0.5)
+    depth = torch.full((1, 1, H, W), 25.0)
+    y0 = x0 = (H - size) // 2
+    image[:, 0, y0:y0 + size, x0:x0 + size] += contrast
+    depth[..., y0:y0 + size, x0:x0 + size] = 10.0
+    return image, depth
+
+
+def test_default_refinement_keeps_a_small_faint_object_the_teacher_settings_erase():
+    """Why the inference default is a small window (weights/depth_pose.md, session 8).
+
+    The sharpen stage's teacher (radius 9, step 3, sigma 0.05, 2 passes) lets a wide window of a
+    similar-coloured wall outvote a 5x5 object; the default keeps the object at its depth.
+    """
+    from occtrack_ros.models.depth_pose.objective import TEACHER_REFINE
+
+    image, depth = _faint_object_scene()
+    kept = joint_weighted_median(depth, image)
+    torch.testing.assert_close(kept, depth)
+    erased = joint_weighted_median(depth, image, TEACHER_REFINE)
+    assert (erased[..., 18:21, 18:21] > 20).all(), "the teacher's wide window no longer erases the object"
+
+
+def test_sharpen_teacher_is_pinned_to_the_settings_the_shipped_weights_were_trained_with():
+    """Retuning inference-time refinement must not change the training objective (bit-for-bit regeneration)."""
+    from occtrack_ros.models.depth_pose.objective import TEACHER_REFINE, self_distillation
+
+    assert TEACHER_REFINE == EdgeRefineConfig(radius=9, step=3, sigma_colour=0.05, iters=2)
+    image, pred, _ = _pillar_scene()
+    expected = (pred.log() - joint_weighted_median(pred, image, TEACHER_REFINE).log()).abs().mean()
+    torch.testing.assert_close(self_distillation(pred, image), expected)
+    assert not torch.allclose(joint_weighted_median(pred, image, TEACHER_REFINE), joint_weighted_median(pred, image))

@@ -27,12 +27,19 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class EdgeRefineConfig:
-    """Settings of :func:`joint_weighted_median`; the defaults were chosen on validation seeds 900-901."""
+    """Settings of :func:`joint_weighted_median`.
 
-    radius: int = 9          # window half-width [pixels at the depth map's resolution]
-    step: int = 3            # sample every step-th pixel of the window (a dilated window: step^2 times cheaper)
-    sigma_colour: float = 0.05  # RGB distance in [0, 1] units at which a neighbour's weight falls to e^-1/2
-    iters: int = 2           # repeated passes widen the reach across a ramp
+    The defaults were chosen for the shipped depth/pose file on validation seeds 900-929 (session 8;
+    table in occtrack_ros/weights/depth_pose.md). Since the ``sharpen`` training stage DepthNet's own
+    edges are sharp, so a small window and one pass do best; the session-6 settings (radius 9, step 3,
+    sigma 0.05, 2 passes) were for a net with wide ramps, and are still the sharpen stage's teacher
+    (``models.depth_pose.objective.TEACHER_REFINE``).
+    """
+
+    radius: int = 3          # window half-width [pixels at the depth map's resolution]
+    step: int = 1            # sample every step-th pixel of the window (a dilated window: step^2 times cheaper)
+    sigma_colour: float = 0.03  # RGB distance in [0, 1] units at which a neighbour's weight falls to e^-1/2
+    iters: int = 1           # repeated passes widen the reach across a ramp
 
     def __post_init__(self) -> None:
         if self.radius < 1 or self.iters < 0 or self.sigma_colour <= 0 or self.step < 1:

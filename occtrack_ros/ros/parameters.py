@@ -77,10 +77,10 @@ PARAMETERS: tuple[Param, ...] = (
           "DepthNet), 'pretrained' (a transformers depth model), 'none' (boxes only, no 3D).",
           _one_of(DEPTH_SOURCES)),
     Param("pose_refine", True, "without odometry: polish the learned ego-motion by direct photometric "
-          "alignment (0.024 deg rotation error per frame instead of 0.083 on the occlusion preset; about 0.1 s "
+          "alignment (0.035 deg rotation error per frame instead of 0.083 on the occlusion preset; about 0.1 s "
           "per frame on one CPU core). false = PoseNet's raw output."),
     Param("depth_edge_refine", True, "depth_source 'learned': snap the depth map's soft edges to the image's "
-          "with a colour-weighted median (measured in occtrack_ros/weights/depth_pose.md; about 80 ms "
+          "with a colour-weighted median (measured in occtrack_ros/weights/depth_pose.md; about 60 ms "
           "per frame on one CPU core). false = DepthNet's raw map."),
     Param("detector_plugin", "", "advanced: 'module:callable' returning an object with detect(frames) and "
           "reset(), used instead of the learned detector (e.g. a wrapper around another detector).", _plugin),

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from occtrack_ros.depth.edge_refine import joint_weighted_median
+from occtrack_ros.depth.edge_refine import EdgeRefineConfig, joint_weighted_median
 from occtrack_ros.geometry.rotation import axis_angle_to_matrix
 from occtrack_ros.models.depth_pose.depth_net import DepthNet
 from occtrack_ros.models.depth_pose.losses import (
@@ -33,11 +33,15 @@ from occtrack_ros.models.depth_pose.pose_net import PoseNet
 from occtrack_ros.models.depth_pose.refine import RefineConfig, refine_pose
 from occtrack_ros.models.depth_pose.warp import ViewSynthesis
 
+# The sharpen stage's teacher, pinned here so that retuning the inference-time refinement
+# (EdgeRefineConfig's defaults) does not silently change what the shipped weights were trained on.
+TEACHER_REFINE = EdgeRefineConfig(radius=9, step=3, sigma_colour=0.05, iters=2)
+
 
 def self_distillation(depth: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     """Mean |log depth - log teacher| where the teacher is the edge-refined, gradient-stopped depth."""
     with torch.no_grad():
-        teacher = joint_weighted_median(depth.detach(), image)
+        teacher = joint_weighted_median(depth.detach(), image, TEACHER_REFINE)
     return (depth.clamp_min(1e-6).log() - teacher.log()).abs().mean()
 
 
