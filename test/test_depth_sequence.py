@@ -94,6 +94,7 @@ def test_train_cli_writes_checkpoint_metrics_and_eval_json(seq_dir, tmp_path, oc
                 "zero_pose_trans_dir_err_deg", "posenet_pose_rot_err_deg", "posenet_pose_trans_dir_err_deg"):
         assert np.isfinite(result[key]), key
     assert result["frames"] == 5 and result["pose_pairs"] == 4
+    assert result["object_frames"] > 0 and np.isfinite(result["object_abs_rel"])  # the preset's objects are visible
     assert 0.0 <= result["delta1"] <= 1.0 and result["zero_pose_trans_dir_err_deg"] == 90.0
 
 
@@ -113,3 +114,20 @@ def test_bench_learned_depth_times_each_stage_with_the_shipped_weights(seq_dir):
     assert set(stages) == {"depthnet", "edge_refine", "motion"}
     assert all(stages[k]["mean"] > 0 for k in stages)
     assert report["total_ms"]["mean"] == pytest.approx(sum(stages[k]["mean"] for k in stages), abs=1e-2)
+
+
+def test_depth_errors_on_object_pixels_use_the_whole_frame_scale():
+    from occtrack_ros.commands.eval_depth import depth_errors
+
+    gt = np.full((10, 10), 20.0)
+    objects = np.zeros((10, 10), bool)
+    objects[2:4, 2:4] = True  # 4 of 100 pixels
+    gt[objects] = 5.0
+    pred = 3.0 * gt  # the right shape, another scale
+    pred[objects] *= 2.0  # objects twice too far
+    a, d1, oa, od1 = depth_errors(pred, gt, objects)
+    # the median (over all pixels) is the background's, so it sets the scale: background exact, objects x2
+    assert (oa, od1) == (1.0, 0.0)
+    assert a == 0.04 and d1 == 0.96
+    assert depth_errors(pred, gt) == (a, d1)
+    assert depth_errors(pred, gt, np.zeros_like(objects))[2:] == (None, None)

@@ -14,6 +14,11 @@ reports the stricter constant guess "straight ahead" (0, 0, 1) as well.
 Depth is scored as inference delivers it: edge-refined (``depth/edge_refine.py``) unless
 ``--no-edge-refine``; ``raw_abs_rel`` and ``raw_delta1`` score DepthNet's unrefined map alongside.
 
+Objects: ``object_abs_rel`` and ``object_delta1`` score the same (refined, median-scaled) map on the
+pixels of visible objects only (gt/masks/, when the sequence has them), averaged over the frames
+where objects are visible. The objects are a few percent of the pixels, so the whole-frame numbers
+hardly see them, but they are what the tracker reads its per-object depth from.
+
 Checkpoints trained with direct pose refinement are scored as inference runs them (PoseNet then
 refinement, ``LearnedNets.motion``); ``posenet_pose_*`` report PoseNet's raw output alongside.
 """
@@ -41,17 +46,27 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
 
 
-def depth_errors(pred, gt) -> tuple[float, float]:
-    """(abs_rel, delta1) of one (H, W) prediction after median scaling on valid gt pixels."""
+def depth_errors(pred, gt, region=None):
+    """(abs_rel, delta1) of one (H, W) prediction after median scaling on valid gt pixels.
+
+    With a boolean (H, W) ``region``, also (abs_rel, delta1) on its valid pixels, scaled by the same
+    whole-frame median (None when the region has no valid pixel): a 4-tuple.
+    """
     import numpy as np
 
     valid = np.isfinite(gt) & (gt > 0) & np.isfinite(pred) & (pred > 0)
     if not valid.any():
         raise ValueError("no valid ground-truth depth pixels")
-    p, g = pred[valid].astype(np.float64), gt[valid].astype(np.float64)
-    p = p * np.median(g) / np.median(p)
-    ratio = np.maximum(p / g, g / p)
-    return float(np.mean(np.abs(p - g) / g)), float(np.mean(ratio < 1.25))
+    scale = np.median(gt[valid].astype(np.float64)) / np.median(pred[valid].astype(np.float64))
+
+    def errors(where):
+        p, g = scale * pred[where].astype(np.float64), gt[where].astype(np.float64)
+        return float(np.mean(np.abs(p - g) / g)), float(np.mean(np.maximum(p / g, g / p) < 1.25))
+
+    if region is None:
+        return errors(valid)
+    inside = valid & region
+    return (*errors(valid), *(errors(inside) if inside.any() else (None, None)))
 
 
 def angle_between_deg(a, b) -> float:
@@ -76,17 +91,22 @@ def evaluate_sequence(nets, directory, min_translation: float) -> dict:
     seq = load_sequence(directory)
     if seq.poses is None:
         raise FileNotFoundError(f"{directory}: poses.txt is required for the pose errors")
-    keys = ("abs_rel", "delta1", "raw_abs_rel", "raw_delta1", "rot", "dir", "zero_rot", "forward_dir", "net_rot",
-            "net_dir")
+    keys = ("abs_rel", "delta1", "raw_abs_rel", "raw_delta1", "object_abs_rel", "object_delta1", "rot", "dir",
+            "zero_rot", "forward_dir", "net_rot", "net_dir")
+    has_masks = (seq.directory / "gt" / "masks").is_dir()
     out = {k: [] for k in keys}
     prev = None
     for frame in tqdm(seq, total=len(seq), desc=f"eval-depth {seq.name}", leave=False):
         if frame.depth is None:
             raise FileNotFoundError(f"{directory}: depth/ maps are required")
         h, w = frame.image.shape[:2]
-        a, d1 = depth_errors(resize_map(nets.depth(frame), h, w), frame.depth)
+        objects = seq.mask(frame.index) > 0 if has_masks else None
+        a, d1, *inside = depth_errors(resize_map(nets.depth(frame), h, w), frame.depth, objects)
         out["abs_rel"].append(a)
         out["delta1"].append(d1)
+        if inside and inside[0] is not None:
+            out["object_abs_rel"].append(inside[0])
+            out["object_delta1"].append(inside[1])
         a, d1 = depth_errors(resize_map(nets.depth(frame, edge_refine=False), h, w), frame.depth)
         out["raw_abs_rel"].append(a)
         out["raw_delta1"].append(d1)
@@ -148,6 +168,8 @@ def summarize(lists: dict) -> dict:
     return {
         "abs_rel": mean("abs_rel"), "delta1": mean("delta1"),
         "raw_abs_rel": mean("raw_abs_rel"), "raw_delta1": mean("raw_delta1"),
+        "object_abs_rel": mean("object_abs_rel"), "object_delta1": mean("object_delta1"),
+        "object_frames": len(lists["object_abs_rel"]),
         "pose_rot_err_deg": mean("rot"), "pose_trans_dir_err_deg": mean("dir"),
         "zero_pose_rot_err_deg": mean("zero_rot"), "zero_pose_trans_dir_err_deg": 90.0 if lists["dir"] else
         float("nan"), "forward_pose_trans_dir_err_deg": mean("forward_dir"),
