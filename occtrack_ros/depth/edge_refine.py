@@ -30,8 +30,8 @@ class EdgeRefineConfig:
     """Settings of :func:`joint_weighted_median`.
 
     The defaults were chosen for the shipped depth/pose file on validation seeds 900-929 (session 8;
-    table in occtrack_ros/weights/depth_pose.md). Since the ``sharpen`` training stage DepthNet's own
-    edges are sharp, so a small window and one pass do best; the session-6 settings (radius 9, step 3,
+    table in occtrack_ros/weights/depth_pose.md). Since the ``sharpen`` training stage, DepthNet's own
+    edges are sharp and a small window with one pass does best. The session-6 settings (radius 9, step 3,
     sigma 0.05, 2 passes) were for a net with wide ramps, and are still the sharpen stage's teacher
     (``models.depth_pose.objective.TEACHER_REFINE``).
     """
