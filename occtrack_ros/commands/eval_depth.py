@@ -46,6 +46,16 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
 
 
+def median_scale(pred, gt):
+    """(scale, valid): the factor that gives ``pred`` the median of ``gt`` over the pixels valid in both."""
+    import numpy as np
+
+    valid = np.isfinite(gt) & (gt > 0) & np.isfinite(pred) & (pred > 0)
+    if not valid.any():
+        raise ValueError("no valid ground-truth depth pixels")
+    return np.median(gt[valid].astype(np.float64)) / np.median(pred[valid].astype(np.float64)), valid
+
+
 def depth_errors(pred, gt, region=None):
     """(abs_rel, delta1) of one (H, W) prediction after median scaling on valid gt pixels.
 
@@ -54,10 +64,7 @@ def depth_errors(pred, gt, region=None):
     """
     import numpy as np
 
-    valid = np.isfinite(gt) & (gt > 0) & np.isfinite(pred) & (pred > 0)
-    if not valid.any():
-        raise ValueError("no valid ground-truth depth pixels")
-    scale = np.median(gt[valid].astype(np.float64)) / np.median(pred[valid].astype(np.float64))
+    scale, valid = median_scale(pred, gt)
 
     def errors(where):
         p, g = scale * pred[where].astype(np.float64), gt[where].astype(np.float64)
@@ -146,11 +153,10 @@ def depth_figure(nets, directory, path, frames: int = 4) -> None:
     for i in np.linspace(0, len(seq) - 1, frames).astype(int):
         frame = seq[int(i)]
         h, w = frame.image.shape[:2]
-        valid = np.isfinite(frame.depth) & (frame.depth > 0)
         row = [frame.image, grey(frame.depth)]
         for refined in (False, True):
             pred = resize_map(nets.depth(frame, edge_refine=refined), h, w)
-            row.append(grey(pred * np.median(frame.depth[valid]) / np.median(pred[valid])))
+            row.append(grey(pred * median_scale(pred, frame.depth)[0]))  # scaled as the metrics scale it
         rows.append(np.concatenate(row, axis=1))
     image = np.concatenate(rows, axis=0)
     image = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
