@@ -432,3 +432,96 @@ def test_reported_adjacency_means_near(weights):
     ids = {t.detection_index: t.track_id for t in out.tracks}
     adjacent = {tuple(sorted((e.source_id, e.target_id))) for e in out.edges if e.relation == Relation.ADJACENT}
     assert adjacent == {tuple(sorted((ids[0], ids[1])))}, adjacent
+
+
+def test_reappear_distance_counts_offsets_across_the_path_more():
+    from occtrack_ros.tracking.features import reappear_distance, segment_distance
+
+    a, b = np.array([[0.0, 0.0]]), np.array([[100.0, 0.0]])       # a path 100 px long, to the right
+    scale = np.array([10.0])
+    p = np.array([[-20.0, 0.0], [50.0, 20.0], [50.0, 0.0]])      # behind its start, beside it, on it
+    iso = reappear_distance(p, a, b, scale)
+    np.testing.assert_allclose(iso, segment_distance(p, a, b) / 10.0)
+    np.testing.assert_allclose(iso, [[2.0, 2.0, 0.0]])
+    shaped = reappear_distance(p, a, b, scale, perp_ratio=0.5)
+    np.testing.assert_allclose(shaped, [[2.0, 4.0, 0.0]])          # the same 20 px: along 2, across 4
+    short = reappear_distance(p, a, a + 5.0, scale, perp_ratio=0.5)  # 0.7 box sizes: no direction
+    np.testing.assert_allclose(short, reappear_distance(p, a, a + 5.0, scale))
+
+
+def _hide_then_reappear(new_box, **cfg):
+    """A 30 x 40 box moves right 4 px a frame, is hidden for frames 15..24, then ``new_box`` shows up.
+
+    Returns (A's id, the id reported on the new box once it is confirmed)."""
+    cfg.setdefault("reid_on_confirm", False)
+    tracker = make_tracker(TrackerConfig(fps=10.0, **cfg))
+    a_id, new_id = None, None
+    for i in range(32):
+        boxes = []
+        if i < 15:
+            boxes = [[100 + 4 * i, 200, 130 + 4 * i, 240]]
+        elif i >= 25:
+            boxes = [new_box(i)]
+        out = tracker.step(dets(boxes), frame(i))
+        for t in out.tracks:
+            if t.state == TrackState.CONFIRMED and t.detection_index == 0:
+                if i < 15:
+                    a_id = t.track_id
+                elif i >= 28:
+                    new_id = t.track_id
+    return a_id, new_id
+
+
+def test_hidden_track_does_not_take_an_object_of_another_size():
+    # On A's path, where constant velocity puts it, but twice as tall: another object.
+    def tall(i):
+        return [100 + 4 * i, 180, 130 + 4 * i, 260]
+
+    def same(i):
+        return [100 + 4 * i, 200, 130 + 4 * i, 240]
+
+    a, new = _hide_then_reappear(tall, hidden_size_sigma=0.0)
+    assert a == new, "without the size term the hidden track takes the taller object (the case this guards)"
+    a, new = _hide_then_reappear(tall, hidden_size_sigma=0.25)
+    assert new is not None and a != new, "a hidden track took an object twice its height"
+    a, new = _hide_then_reappear(same, hidden_size_sigma=0.25)
+    assert a == new, "the same object coming back must keep its id"
+
+
+def test_hidden_track_expects_its_object_on_its_path_not_beside_it():
+    # 1.5 box heights below the path, the same size: too far for the frame-by-frame gate, so it starts a
+    # new track; at its confirmation the take-over decides, and only the shape of the path can tell.
+    def below(i):
+        return [100 + 4 * i, 260, 130 + 4 * i, 300]
+
+    kw = {"reid_on_confirm": True, "hidden_size_sigma": 0.0}
+    a, new = _hide_then_reappear(below, reappear_perp_ratio=1.0, **kw)
+    assert a == new, "the isotropic take-over accepts it (the case this guards)"
+    a, new = _hide_then_reappear(below, reappear_perp_ratio=0.3, **kw)
+    assert new is not None and a != new, "a hidden track took over an object beside its path"
+
+    def behind(i):                                              # stopped 5 frames behind the occluder
+        return [100 + 4 * 20, 200, 130 + 4 * 20, 240]
+
+    a, new = _hide_then_reappear(behind, reappear_perp_ratio=0.3, reid_on_confirm=True)
+    assert a == new, "an object that stopped on its path must keep its id"
+
+
+def _walk_away_behind_a_wall(scaling: bool):
+    """Seen whole at 5 m (40 x 40 px), then walking away to 8 m with its lower half behind a low wall."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, full_size_depth_scaling=scaling))
+    out = None
+    for i in range(15):
+        d = 5.0 + 0.3 * max(0, i - 4)
+        s = 200.0 / d                                             # image size ~ 1 / depth: 40 px at 5 m, 25 at 8
+        box = [300 - s / 2, 200 - s / 2, 300 + s / 2, 200 + (s / 2 if i < 5 else 0.0)]
+        out = tracker.step(dets([box], depths=np.array([d], np.float32)), frame(i))
+    (t,) = out.tracks
+    return t.box
+
+
+def test_full_size_follows_the_depth_of_a_partly_hidden_object():
+    w, h = np.diff(_walk_away_behind_a_wall(True)[[0, 2, 1, 3]].reshape(2, 2)).ravel()
+    assert abs(w - 25) < 3 and abs(h - 25) < 3, f"at 8 m the whole object is 25 x 25 px, reported {w} x {h}"
+    w, h = np.diff(_walk_away_behind_a_wall(False)[[0, 2, 1, 3]].reshape(2, 2)).ravel()
+    assert w > 32, f"without depth scaling the size measured at 5 m (40 px) is expected, got {w} x {h}"

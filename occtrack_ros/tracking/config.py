@@ -42,7 +42,11 @@ class TrackerConfig:
     recent_misses: int = 3            # tracks missed fewer frames than this are matched first
     reappear_sigma: float = 0.6       # [box sizes] spread of the reappearance position of a hidden track
     reappear_sigma_growth: float = 0.03  # ... growing per hidden frame (stops, turns, speed changes)
+    reappear_perp_ratio: float = 0.3  # offsets across a hidden track's path count 1 / this times more than offsets
+    #                                   along it (stops and turn-backs move objects along their path); 1 = isotropic
     reappear_size_sigma: float = 0.25  # log size change tolerated between disappearance and reappearance
+    hidden_size_sigma: float = 0.25   # > 0: every match of a hidden track pays exp(-0.5 (size change / this)^2),
+    #                                   size change = |log w ratio| + |log h ratio| to its last seen box; 0 = off
     reid_min_similarity: float = 0.95  # > 0: a hidden track matches a detection anywhere in view whose appearance
     #                                   embedding has at least this cosine similarity with its own (re-identification
     #                                   after occlusion; needs detector embeddings; 0 = motion gate only)
@@ -71,6 +75,7 @@ class TrackerConfig:
     amodal_ratio: float = 0.8         # boxes smaller than this x the full size (away from the border) count as
     #                                   cut by an occluder; 0 = complete at the image border only
     amodal_max_cut_frames: int = 15   # a box smaller than the full size for longer is the object's new size
+    full_size_depth_scaling: bool = True  # with depth: the full size scales with the depth ratio (size ~ 1 / depth)
     border_margin_px: float = 1.0     # a box edge this close to the image border counts as cut by it
     shape_prior_rate: float = 0.05    # > 0: a track never seen whole whose box the image border cuts is reported
     #                                   with the scene's running aspect ratio (size, in a corner) of whole

@@ -74,6 +74,32 @@ def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(ap - t[..., None] * ab[:, None, :], axis=2)
 
 
+def reappear_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, scale: np.ndarray, perp_ratio: float = 1.0,
+                      min_length: float = 1.0) -> np.ndarray:
+    """Distance of points p (N, 2) to the paths a[i]-b[i] (T, 2 each), in units of ``scale`` (T,) -> (T, N).
+
+    The offset from the nearest point of the path is split into its components along and across the
+    path; the across component counts ``1 / perp_ratio`` times (objects stop, turn back or change speed
+    behind an occluder, which moves them along their path, far more often than they leave it). Paths
+    shorter than ``min_length`` x scale have no reliable direction and stay isotropic; ``perp_ratio``
+    1 gives ``segment_distance / scale``.
+    """
+    ab = b - a                                                    # (T, 2)
+    length = np.linalg.norm(ab, axis=1)                           # (T,)
+    ap = p[None, :, :] - a[:, None, :]                            # (T, N, 2)
+    t = np.clip((ap * ab[:, None, :]).sum(-1) / np.maximum(length ** 2, 1e-9)[:, None], 0.0, 1.0)
+    off = ap - t[..., None] * ab[:, None, :]                      # (T, N, 2) from the nearest path point
+    dist = np.linalg.norm(off, axis=2)
+    if perp_ratio == 1.0:
+        return dist / scale[:, None]
+    u = ab / np.maximum(length, 1e-9)[:, None]                    # (T, 2) path direction
+    along = (off * u[:, None, :]).sum(-1)
+    across = off[..., 0] * u[:, None, 1] - off[..., 1] * u[:, None, 0]
+    shaped = np.sqrt(along ** 2 + (across / perp_ratio) ** 2)
+    directed = (length >= min_length * scale)[:, None]
+    return np.where(directed, shaped, dist) / scale[:, None]
+
+
 def det_features(nodes: FrameNodes) -> np.ndarray:
     """(N, DET_FEATURES) per-detection features."""
     b = nodes.boxes.astype(np.float64)

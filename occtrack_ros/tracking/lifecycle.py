@@ -34,6 +34,7 @@ class TrackRecord:
     detection_index: int = -1
     prior_center: np.ndarray | None = None  # (2,) predicted centre before this frame's correction
     full_size: np.ndarray | None = None  # (2,) w, h of the whole object, from boxes nothing cut
+    full_size_depth: float | None = None  # [m] depth at which full_size was measured (None: unknown)
     cut_frames: int = 0                  # consecutive observations smaller than full_size (cut by an occluder)
     amodal: np.ndarray | None = None     # (4,) reported cx, cy, w, h: x[:4] completed where cut (Tracker.complete_box)
     covered: float = 0.0                # how much of the predicted box visible objects cover now

@@ -21,7 +21,7 @@ from occtrack_ros.tracking.features import (
     TrackNodes,
     det_features,
     edge_features,
-    segment_distance,
+    reappear_distance,
     spatial_features,
     track_features,
 )
@@ -385,8 +385,16 @@ class Tracker:
             embeddings=emb, pred_depths=pred_depths, maha3=maha3, image_size=self._image_size,
         )
         ef, covered = edge_features(tn, nodes)
-        return {"tracks": tn, "edge": ef, "covered": covered, "track": track_features(tn, covered),
-                "det": det_features(nodes), "spatial": spatial_features(nodes.boxes, nodes.depths)}
+        # Where a hidden object may reappear: on its path from where it was last seen to where constant
+        # velocity puts it now (edge feature 16 is the isotropic distance the network was trained on).
+        lb = tn.last_boxes
+        reappear = np.clip(reappear_distance(
+            0.5 * (nodes.boxes[:, :2] + nodes.boxes[:, 2:]), 0.5 * (lb[:, :2] + lb[:, 2:]),
+            0.5 * (tn.pred_boxes[:, :2] + tn.pred_boxes[:, 2:]),
+            np.sqrt(np.maximum((lb[:, 2] - lb[:, 0]) * (lb[:, 3] - lb[:, 1]), 1e-6)), c.reappear_perp_ratio), 0, 8)
+        return {"tracks": tn, "edge": ef, "covered": covered, "reappear": reappear,
+                "track": track_features(tn, covered), "det": det_features(nodes),
+                "spatial": spatial_features(nodes.boxes, nodes.depths)}
 
     def motion_score(self, graph: dict) -> np.ndarray:
         """(T, N) association probability of the motion model alone."""
@@ -401,7 +409,7 @@ class Tracker:
         # Hidden tracks: the object reappears somewhere on its path with about its old size.
         hidden = tn.misses[:, None] > 0
         sigma = c.reappear_sigma + c.reappear_sigma_growth * tn.misses[:, None]
-        seg = ef[..., 16] * 4.0
+        seg = graph["reappear"]
         s_re = np.exp(-0.5 * (seg / sigma) ** 2 - 0.5 * (ef[..., 17] / c.reappear_size_sigma) ** 2)
         s = np.where(hidden, np.maximum(s, s_re), s)
         if ef[0, 0, 9] > 0:   # appearance available
@@ -427,7 +435,13 @@ class Tracker:
         gate &= offset <= c.gate_max_offset + 0.05 * tn.misses[:, None]
         hidden = tn.misses[:, None] > 0
         sigma = c.reappear_sigma + c.reappear_sigma_growth * tn.misses[:, None]
-        gate |= hidden & (ef[..., 16] * 4.0 <= 3.0 * sigma) & (ef[..., 17] <= 3.0 * c.reappear_size_sigma)
+        gate |= hidden & (graph["reappear"] <= 3.0 * sigma) & (ef[..., 17] <= 3.0 * c.reappear_size_sigma)
+        if c.hidden_size_sigma > 0:
+            # A hidden object comes back with about the size it had: every match of a hidden track pays the
+            # size change since it was last seen, however wide its motion gate has grown.
+            size_lik = np.exp(-0.5 * (ef[..., 17] / c.hidden_size_sigma) ** 2)
+            prob = np.where(hidden, prob * size_lik, prob)
+            gate &= ~hidden | (ef[..., 17] <= 3.0 * c.hidden_size_sigma)
         if c.reid_min_similarity > 0 and ef.shape[1] and ef[0, 0, 9] > 0:
             # Re-identification: an object may come back from behind its occluder far from where the filter
             # put it (it stopped, turned, or the occluder hid it longer); its appearance still says who it is.
@@ -505,14 +519,17 @@ class Tracker:
                 t.x[0:2] = z[k, :2]
                 t.P[4:6, 4:6] = np.eye(2) * (c.std_velocity * h[k, 0]) ** 2 * 4
             t.last_z = z[k].copy()
+            depth_now = float(nodes.depths[j]) if nodes.depths is not None else None
             if inside[k]:
                 # A box clear of the border and not suddenly smaller: the object's full size. A smaller box
                 # that stays so for amodal_max_cut_frames is the object itself changing size (it moved away).
-                whole = t.full_size is None or (z_raw[k, 2:4] >= c.amodal_ratio * t.full_size).all()
+                full = self._full_size_at(t, depth_now)
+                whole = full is None or (z_raw[k, 2:4] >= c.amodal_ratio * full).all()
                 t.cut_frames = 0 if whole else t.cut_frames + 1
                 if whole or t.cut_frames > c.amodal_max_cut_frames:
-                    t.full_size = (z_raw[k, 2:4].copy() if t.full_size is None or not whole
-                                   else 0.7 * t.full_size + 0.3 * z_raw[k, 2:4])
+                    t.full_size = (z_raw[k, 2:4].copy() if full is None or not whole
+                                   else 0.7 * full + 0.3 * z_raw[k, 2:4])
+                    t.full_size_depth = depth_now
                 if whole and c.shape_prior_rate > 0:
                     w, hh = np.maximum(z_raw[k, 2:4], 1.0)
                     obs = np.array([np.log(w / hh), np.log(w), np.log(hh)])
@@ -544,7 +561,7 @@ class Tracker:
             if not c.amodal_output or t.full_size is None:
                 t.amodal = None
         tr = [t for t in self.tracks if c.amodal_output and t.full_size is not None]
-        sizes = [t.full_size for t in tr]
+        sizes = [self._full_size_at(t, t.depth) for t in tr]
         if c.amodal_output and self._shape_prior is not None:
             unseen = [t for t in self.tracks if t.full_size is None and t.misses == 0]
             if unseen:
@@ -567,6 +584,20 @@ class Tracker:
                                self._image_size, c.border_margin_px, c.amodal_ratio, occluded)
         for t, b in zip(tr, boxes):
             t.amodal = b
+
+    def _full_size_at(self, t: TrackRecord, depth: float | None) -> np.ndarray | None:
+        """The track's full (w, h) seen from ``depth``: image size scales as 1 / depth.
+
+        An object that left the view (or hid) at one depth and comes back at another has another
+        image size; without depths on both ends (or with ``full_size_depth_scaling`` off) it is the
+        size as measured.
+        """
+        if t.full_size is None:
+            return None
+        if (not self.config.full_size_depth_scaling or depth is None or t.full_size_depth is None
+                or not depth > 0 or not t.full_size_depth > 0):
+            return t.full_size
+        return t.full_size * float(np.clip(t.full_size_depth / depth, 0.25, 4.0))
 
     def _reidentify_confirmed(self, new: list[TrackRecord]) -> list[TrackRecord]:
         """Hand hidden tracks the new tracks confirmed this frame that are their objects come back.
@@ -592,7 +623,7 @@ class Tracker:
         lz = np.stack([t.last_z for t in hidden])                 # (K, 4) last seen, ego-compensated
         pred = np.stack([t.x[:4] for t in hidden])                # (K, 4) predicted now
         scale = np.sqrt(np.maximum(lz[:, 2] * lz[:, 3], 1.0))      # (K,)
-        dist = segment_distance(nb[:, :2], lz[:, :2], pred[:, :2]) / scale[:, None]     # (K, M) box sizes
+        dist = reappear_distance(nb[:, :2], lz[:, :2], pred[:, :2], scale, c.reappear_perp_ratio)  # (K, M) box sizes
         # The reappearance spread grows with the time hidden (seconds, so that it means the same at any frame rate).
         hidden_s = np.array([(self._stamp - t.last_observed_ns) * 1e-9 for t in hidden], np.float64)
         sigma = (c.reappear_sigma + c.reid_sigma_growth_per_s * hidden_s)[:, None]       # (K, 1)
