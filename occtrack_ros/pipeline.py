@@ -51,6 +51,12 @@ class PipelineConfig:
                 setattr(self, name, None)
 
 
+# Tracker fields set for the learned slot detector (on top of the config stored with the tracker weights,
+# below the user's overrides). Its boxes come from masks: where they jump, the filter's smoothed box
+# lags, so the detection box is reported (weights/tracker.md, session 9).
+SLOT_DETECTOR_TRACKER_OVERRIDES = {"report_measured_box": True}
+
+
 @dataclass
 class PipelineResult:
     detections: Detections
@@ -159,6 +165,8 @@ class Pipeline:
             return load_plugin(cfg.tracker_plugin, "tracker")
         module = _import("occtrack_ros.tracking", "tracker")
         overrides = dict(cfg.tracker_overrides)
+        if not cfg.detector_plugin:
+            overrides = {**SLOT_DETECTOR_TRACKER_OVERRIDES, **overrides}
         if cfg.max_occlusion_age is not None:
             overrides["max_occluded_frames"] = int(cfg.max_occlusion_age)
         # A dict changes only these fields, on top of the config stored with the weights.

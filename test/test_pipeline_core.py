@@ -104,11 +104,20 @@ def test_bad_frame_shape_is_named(plugin_module):
         pipe.process(Frame(image=np.zeros((4, 4), np.uint8)))
 
 
-def test_reid_on_confirm_parameter_reaches_the_tracker():
+def test_reid_and_box_parameters_reach_the_tracker():
     from occtrack_ros.pipeline import Pipeline
     from occtrack_ros.ros import parameters as P
 
     for value in (True, False):
-        pipe = Pipeline(P.pipeline_config({**P.defaults(), "depth_source": "none", "reid_on_confirm": value}))
+        pipe = Pipeline(P.pipeline_config({**P.defaults(), "depth_source": "none", "reid_on_confirm": value,
+                                           "report_measured_box": value}))
         assert pipe.tracker.config.reid_on_confirm is value
+        assert pipe.tracker.config.report_measured_box is value
         assert pipe.tracker.config.max_occluded_frames == P.defaults()["max_occlusion_age"]
+
+
+def test_slot_detector_pipeline_reports_detection_boxes(plugin_module):
+    # The slot detector's boxes are reported as seen; a plugin detector keeps the tracker's own default.
+    assert Pipeline(PipelineConfig(depth_source="none")).tracker.config.report_measured_box is True
+    plugin = Pipeline(PipelineConfig(detector_plugin="occtrack_test_plugins:make", depth_source="none"))
+    assert plugin.tracker.config.report_measured_box is False

@@ -525,3 +525,20 @@ def test_full_size_follows_the_depth_of_a_partly_hidden_object():
     assert abs(w - 25) < 3 and abs(h - 25) < 3, f"at 8 m the whole object is 25 x 25 px, reported {w} x {h}"
     w, h = np.diff(_walk_away_behind_a_wall(False)[[0, 2, 1, 3]].reshape(2, 2)).ravel()
     assert w > 32, f"without depth scaling the size measured at 5 m (40 px) is expected, got {w} x {h}"
+
+
+def _jump(report_measured_box: bool) -> np.ndarray:
+    """A box still for 10 frames, then its detection jumps 20 px right (the detector boxed it anew)."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, report_measured_box=report_measured_box))
+    out = None
+    for i in range(11):
+        x0 = 100 if i < 10 else 120
+        out = tracker.step(dets([[x0, 100, x0 + 40, 140]]), frame(i))
+    (t,) = out.tracks
+    return t.box
+
+
+def test_reported_box_is_the_detection_or_the_filtered_box():
+    np.testing.assert_allclose(_jump(True), [120, 100, 160, 140], atol=1e-3)
+    filtered = _jump(False)
+    assert 100 < filtered[0] < 118, f"the filter's box lags behind the jump, got {filtered}"

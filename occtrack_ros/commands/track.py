@@ -19,7 +19,8 @@ def add_arguments(p) -> None:
     p.add_argument("--no-poses", action="store_true", help="ignore poses.txt (no ego-motion compensation)")
     p.add_argument("--tracker-set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a TrackerConfig field on top of the weights' stored config (repeatable), e.g. "
-                        "max_outside_frames=0 for Sprites-MOT, whose objects never come back once they leave")
+                        "max_outside_frames=0 for Sprites-MOT, whose objects never come back once they leave. "
+                        "report_measured_box is true here (the slot detector's boxes; see weights/tracker.md)")
     p.add_argument("--occluded-rows", action="store_true",
                    help="also write the coasting (predicted amodal) boxes of occluded tracks inside the image")
     p.add_argument("--batch", type=int, default=8, help="frames per detector call")
@@ -57,7 +58,10 @@ def run(args) -> int:
     try:
         head = _parse_overrides(args.detector_set, "--detector-set")
         detector = load_detector(args.detector, device=args.device, **head)
-        tracker = make_tracker(_tracker_overrides(args.tracker_set) or None, args.weights)
+        from occtrack_ros.pipeline import SLOT_DETECTOR_TRACKER_OVERRIDES
+
+        tracker = make_tracker({**SLOT_DETECTOR_TRACKER_OVERRIDES, **_tracker_overrides(args.tracker_set)},
+                               args.weights)
     except ValueError as exc:
         raise SystemExit(f"occtrack track: {exc}") from exc
     tracker.config.fps = seq.fps

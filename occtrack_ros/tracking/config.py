@@ -70,6 +70,8 @@ class TrackerConfig:
     #                                   hidden: keep the track's size, anchor at the box edge nearer the
     #                                   prediction. Off: with the shipped detector 0.75 cost 5.8 IDF1 points
     #                                   on seeds 24-29 (it helped with an earlier detector)
+    report_measured_box: bool = False  # report a matched track's detection box (completed as below), not the
+    #                                   filter's smoothed box, which lags behind a detection that jumped
     amodal_output: bool = True        # report whole-object boxes: a box cut by the image border (or, with
     #                                   amodal_ratio > 0, by an occluder) takes the track's full size
     amodal_ratio: float = 0.8         # boxes smaller than this x the full size (away from the border) count as

@@ -565,7 +565,7 @@ class Tracker:
         if c.amodal_output and self._shape_prior is not None:
             unseen = [t for t in self.tracks if t.full_size is None and t.misses == 0]
             if unseen:
-                guess = prior_full_sizes(np.stack([t.x[:4] for t in unseen]), self._shape_prior,
+                guess = prior_full_sizes(np.stack([self._seen_box(t) for t in unseen]), self._shape_prior,
                                          self._image_size, c.border_margin_px)
                 keep = np.isfinite(guess).all(axis=1)
                 tr += [t for t, k in zip(unseen, keep) if k]
@@ -579,11 +579,21 @@ class Tracker:
                 expected[k] = t.amodal
                 expected[k, :2] += t.x[4:6]
             if self._depth_map is not None and t.depth is not None and t.misses == 0:
-                occluded[k] = occluder_sides(t.x[:4], t.depth, self._depth_map)
-        boxes = complete_boxes(np.stack([t.x[:4] for t in tr]), np.stack(sizes), expected,
+                occluded[k] = occluder_sides(self._seen_box(t), t.depth, self._depth_map)
+        boxes = complete_boxes(np.stack([self._seen_box(t) for t in tr]), np.stack(sizes), expected,
                                self._image_size, c.border_margin_px, c.amodal_ratio, occluded)
         for t, b in zip(tr, boxes):
             t.amodal = b
+
+    def _seen_box(self, t: TrackRecord) -> np.ndarray:
+        """(4,) cx, cy, w, h the track reports before completion.
+
+        This frame's detection when it has one and ``report_measured_box`` is set, else the filter's
+        box (its prediction while it coasts).
+        """
+        if self.config.report_measured_box and t.misses == 0 and t.last_z is not None:
+            return t.last_z
+        return t.x[:4]
 
     def _full_size_at(self, t: TrackRecord, depth: float | None) -> np.ndarray | None:
         """The track's full (w, h) seen from ``depth``: image size scales as 1 / depth.
@@ -824,7 +834,7 @@ class Tracker:
     # ---------------------------------------------------------------- output
     def _public(self, t: TrackRecord) -> Track:
         fps = self.config.fps
-        cx, cy, w, h = t.x[:4]
+        cx, cy, w, h = self._seen_box(t)
         if t.amodal is not None:
             cx, cy, w, h = t.amodal
         box = np.array([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], np.float32)
