@@ -62,14 +62,14 @@ def outputs(tmp_path_factory, ros_env):
 
 def live_rows(outputs) -> np.ndarray:
     from occtrack_ros.data.sequence import load_sequence
-    from occtrack_ros.tracking.mot_files import MOT_STATES
+    from occtrack_ros.tracking.mot_files import mot_row_wanted
 
     seq = load_sequence(outputs["seq"], load_depth=False)
     rows = []
     for rec in outputs["records"]:
         frame = frame_index(seq, rec["stamp_ns"]) + 1
         for o in rec["objects"]:
-            if o["state"] in MOT_STATES:
+            if mot_row_wanted(o["state"], o["frames_occluded"], o["visible_fraction"]):
                 rows.append([frame, o["id"], *o["bbox"], o["existence_probability"]])
     return np.array(rows, np.float64).reshape(-1, 7)
 

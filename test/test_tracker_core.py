@@ -542,3 +542,41 @@ def test_reported_box_is_the_detection_or_the_filtered_box():
     np.testing.assert_allclose(_jump(True), [120, 100, 160, 140], atol=1e-3)
     filtered = _jump(False)
     assert 100 < filtered[0] < 118, f"the filter's box lags behind the jump, got {filtered}"
+
+
+def test_coasting_rows_are_written_only_where_the_miss_is_explained():
+    from occtrack_ros.tracking.mot_files import MOT_COAST_FRAMES, result_rows
+    from occtrack_ros.types import Track
+
+    def coasting(track_id, frames, visible):
+        return Track(track_id, TrackState.OCCLUDED, np.array([50.0, 10, 70, 30]), frames_occluded=frames,
+                     visible_fraction=visible)
+
+    tracks = [coasting(1, 1, 0.4),                       # partly hidden, just missed: written
+              coasting(2, 1, 1.0),                       # missed in plain view: maybe gone
+              coasting(3, 1, 0.0),                       # wholly hidden (or outside): nothing to match
+              coasting(4, MOT_COAST_FRAMES + 1, 0.4),    # missed too long: its prediction drifts
+              Track(5, TrackState.CONFIRMED, np.array([0.0, 0, 10, 10]))]
+    assert [r.split(",")[1] for r in result_rows(0, tracks, (128, 128))] == ["1", "5"]
+
+
+def _coast_one_frame(depth_map, x0=300.0):
+    """A 40 px object at 8 m seen for 5 frames (still), then missed once; returns its visible_fraction."""
+    tracker = make_tracker(TrackerConfig(fps=10.0))
+    out = None
+    for i in range(6):
+        boxes = [[x0, 200, x0 + 40, 240]] if i < 5 else []
+        f = Frame(image=BLANK, stamp_ns=int(i * 1e8), index=i, intrinsics=INTR, depth=depth_map)
+        out = tracker.step(dets(boxes, depths=np.full(len(boxes), 8.0, np.float32)), f)
+    (t,) = out.tracks
+    assert t.state == TrackState.OCCLUDED and t.frames_occluded == 1
+    return t.visible_fraction
+
+
+def test_visible_fraction_of_a_coasting_track():
+    wall = np.full((480, 640), 20.0, np.float32)
+    assert _coast_one_frame(wall) == pytest.approx(1.0)             # nothing hides it: a plain miss
+    pillar = wall.copy()
+    pillar[:, :320] = 3.0                                            # a nearer surface over its left half
+    assert _coast_one_frame(pillar) == pytest.approx(0.5, abs=0.05)
+    assert _coast_one_frame(wall, x0=620.0) == pytest.approx(0.5, abs=0.05)   # half outside the image

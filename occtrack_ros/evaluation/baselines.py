@@ -101,7 +101,7 @@ def run_tracker(
 
 def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses) -> np.ndarray:
     from occtrack_ros.tracking import TrackerConfig, make_tracker
-    from occtrack_ros.tracking.mot_files import MOT_STATES
+    from occtrack_ros.tracking.mot_files import MOT_STATES, mot_row_wanted
     from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
     if intrinsics is None and image_size is not None and None not in image_size:
@@ -120,7 +120,7 @@ def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses) -> 
                       T_world_cam=poses.get(t))
         result = tracker.step(Detections(boxes=boxes, scores=d[:, 6]), frame)
         for tr in result.tracks:
-            if tr.state not in MOT_STATES:
+            if not mot_row_wanted(tr.state, tr.frames_occluded, tr.visible_fraction, MOT_STATES):
                 continue
             x0, y0, x1, y1 = (float(v) for v in tr.box)
             out.append([t + 1, tr.track_id, x0, y0, x1 - x0, y1 - y0, tr.existence_probability])

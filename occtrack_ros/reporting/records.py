@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from occtrack_ros.tracking.mot_files import MOT_STATES
+from occtrack_ros.tracking.mot_files import MOT_STATES, mot_row_wanted
 from occtrack_ros.types import TrackState
 
 # Timeline codes (what a person watching the track sees), -1 where the track does not exist.
@@ -50,13 +50,14 @@ def frames_of(records: list[dict], stamps_ns: list[int]) -> list[int]:
 def mot_rows(records: list[dict], frames: list[int], states=MOT_STATES) -> np.ndarray:
     """``(M, 7)`` MOTChallenge rows (1-based frame, id, x, y, w, h, existence probability).
 
-    The states of ``MOT_STATES`` (observed tracks), as ``tracks_msg_to_mot_rows`` writes them for `occtrack replay`.
+    The states of ``MOT_STATES`` (observed tracks) plus the explained coasting tracks
+    (``mot_files.coasting_row``), as ``tracks_msg_to_mot_rows`` writes them for `occtrack replay`.
     """
     assert len(records) == len(frames), f"{len(records)} records but {len(frames)} frames"
     rows = []
     for rec, f in zip(records, frames):
         for o in rec["objects"]:
-            if o["state"] in states:
+            if mot_row_wanted(o["state"], o.get("frames_occluded", 0), o.get("visible_fraction", 0.0), states):
                 rows.append([f + 1, o["id"], *o["bbox"], o["existence_probability"]])
     return np.array(rows, np.float64).reshape(-1, 7)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occtrack_ros.tracking.mot_files import MOT_STATES
+from occtrack_ros.tracking.mot_files import MOT_STATES, mot_row_wanted
 from occtrack_ros.types import CameraIntrinsics, GraphEdge, Relation, Track, TrackerOutput, TrackState
 
 # Larger than any camera we expect; guards against allocating gigabytes on a corrupt header.
@@ -326,12 +326,13 @@ def edges_to_msg(edges: list[GraphEdge], stamp, frame_id: str):
 def tracks_msg_to_mot_rows(msg, frame_number: int, states=MOT_STATES) -> list[tuple]:
     """MOTChallenge rows ``(frame, id, x, y, w, h, conf, -1, -1, -1)`` of a TrackedObjectArray.
 
-    The states of ``MOT_STATES`` by default (observed tracks, as SORT reports them); conf is the
-    existence probability. The live and offline outputs are compared on exactly these rows.
+    The states of ``MOT_STATES`` by default (observed tracks, as SORT reports them) plus the explained
+    coasting tracks (``mot_files.coasting_row``); conf is the existence probability. The live and
+    offline outputs are compared on exactly these rows.
     """
     rows = []
     for obj in msg.objects:
-        if obj.state not in states:
+        if not mot_row_wanted(obj.state, obj.frames_occluded, obj.visible_fraction, states):
             continue
         b = obj.bbox
         rows.append((int(frame_number), int(obj.id), b.center_x - b.size_x / 2, b.center_y - b.size_y / 2,

@@ -28,6 +28,7 @@ def tracks_to_json(msg) -> dict:
             "bbox": [b.center_x - b.size_x / 2, b.center_y - b.size_y / 2, b.size_x, b.size_y],
             "existence_probability": float(o.existence_probability), "position": [p.x, p.y, p.z],
             "age": int(o.age), "frames_occluded": int(o.frames_occluded),
+            "visible_fraction": float(o.visible_fraction),
         })
     return {"topic": "tracks", "stamp_ns": stamp_to_ns(msg.header.stamp), "frame_id": msg.header.frame_id,
             "objects": objects}

@@ -78,6 +78,8 @@ class TrackerConfig:
     #                                   cut by an occluder; 0 = complete at the image border only
     amodal_max_cut_frames: int = 15   # a box smaller than the full size for longer is the object's new size
     full_size_depth_scaling: bool = True  # with depth: the full size scales with the depth ratio (size ~ 1 / depth)
+    occluder_depth_ratio: float = 0.85  # a depth-map pixel nearer than this x a coasting track's depth hides it
+    #                                   (its reported visible_fraction)
     border_margin_px: float = 1.0     # a box edge this close to the image border counts as cut by it
     shape_prior_rate: float = 0.05    # > 0: a track never seen whole whose box the image border cuts is reported
     #                                   with the scene's running aspect ratio (size, in a corner) of whole

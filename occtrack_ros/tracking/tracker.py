@@ -579,7 +579,8 @@ class Tracker:
                 expected[k] = t.amodal
                 expected[k, :2] += t.x[4:6]
             if self._depth_map is not None and t.depth is not None and t.misses == 0:
-                occluded[k] = occluder_sides(self._seen_box(t), t.depth, self._depth_map)
+                occluded[k] = occluder_sides(self._seen_box(t), t.depth, self._depth_map,
+                                             nearer=c.occluder_depth_ratio)
         boxes = complete_boxes(np.stack([self._seen_box(t) for t in tr]), np.stack(sizes), expected,
                                self._image_size, c.border_margin_px, c.amodal_ratio, occluded)
         for t, b in zip(tr, boxes):
@@ -847,11 +848,41 @@ class Tracker:
                 size = np.array([t.x[2] * d / self._K[0, 0], t.x[3] * d / self._K[1, 1], t.x[2] * d / self._K[0, 0]])
         return Track(
             track_id=t.track_id, state=t.state, box=box, existence_probability=float(t.existence),
-            visible_fraction=0.0 if t.misses > 0 else float(max(0.0, 1.0 - t.covered)), score=t.score,
+            visible_fraction=self._visible_fraction(t, (cx, cy, w, h)), score=t.score,
             position=pos, position_cov=pos_cov, velocity=vel, velocity_cov=vel_cov, size=size, age=t.age,
             frames_observed=t.hits, frames_occluded=t.misses, first_seen_ns=t.first_seen_ns,
             last_observed_ns=t.last_observed_ns, detection_index=t.detection_index, uuid=t.uuid,
         )
+
+    def _visible_fraction(self, t: TrackRecord, box) -> float:
+        """Estimated visible share of the object: 1 - the share detected objects cover when observed.
+
+        While it coasts: the share of its (predicted, amodal) box inside the image, times the share
+        not hidden, the hidden share being the larger of what detected objects cover and, with a
+        depth map, what nearer surfaces cover (pixels nearer than ``occluder_depth_ratio`` x its depth).
+        Near 1 for a coasting track means the detector missed it in plain view.
+        """
+        if t.misses == 0:
+            return float(max(0.0, 1.0 - t.covered))
+        cx, cy, w, h = (float(v) for v in box)
+        if w <= 0 or h <= 0:
+            return 0.0
+        x0, y0, x1, y1 = cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h
+        inside = 1.0
+        if self._image_size is not None:
+            W, H = self._image_size
+            x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(W)), min(y1, float(H))
+            inside = max(0.0, x1 - x0) * max(0.0, y1 - y0) / (w * h)
+        hidden = float(t.covered)
+        dm = self._depth_map
+        if dm is not None and t.depth is not None and inside > 0:
+            r0, r1 = int(np.floor(y0)), int(np.ceil(y1))
+            c0, c1 = int(np.floor(x0)), int(np.ceil(x1))
+            patch = dm[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)]
+            if patch.size:
+                near = np.isfinite(patch) & (patch > 0) & (patch < self.config.occluder_depth_ratio * t.depth)
+                hidden = max(hidden, float(near.mean()))
+        return float(np.clip(inside * (1.0 - hidden), 0.0, 1.0))
 
     def _scene_graph(self) -> list[GraphEdge]:
         """Soft adjacency and occlusion relations between live tracks after this step."""
