@@ -78,8 +78,10 @@ def run_scene(tracker, scene, use_depth, hide=(30, 60)):
 @pytest.mark.parametrize("use_depth", [False, True])
 def test_identity_survives_30_frame_occlusion_during_pan(use_depth):
     scene = pillar_scene()
-    # The same tight reappearance gate as the counter-example below: only ego-motion can bridge the gap.
-    tracker = make_tracker(TrackerConfig(fps=10.0, gate_max_offset=1.0, reappear_sigma=0.2, reappear_sigma_growth=0.0))
+    # The same tight reappearance gate as the counter-example below, and no take-over at confirmation
+    # (its spread grows with the time hidden): only ego-motion can bridge the gap.
+    tracker = make_tracker(TrackerConfig(fps=10.0, gate_max_offset=1.0, reappear_sigma=0.2, reappear_sigma_growth=0.0,
+                                         reid_on_confirm=False))
     ids_a, _ = run_scene(tracker, scene, use_depth)
     before = {ids_a[i] for i in range(5, 30) if i in ids_a}
     after = {ids_a[i] for i in range(61, 90) if i in ids_a}
@@ -94,7 +96,7 @@ def test_without_ego_motion_the_pan_breaks_the_identity():
     """
     scene = pillar_scene()
     cfg = TrackerConfig(fps=10.0, use_ego_motion=False, gate_max_offset=1.0, reappear_sigma=0.2,
-                        reappear_sigma_growth=0.0)
+                        reappear_sigma_growth=0.0, reid_on_confirm=False)
     tracker = make_tracker(cfg)
     ids_a, _ = run_scene(tracker, scene, use_depth=False)
     before = {ids_a[i] for i in range(5, 30) if i in ids_a}
@@ -275,13 +277,13 @@ def test_track_cli_tracker_overrides_are_parsed_and_checked():
         _tracker_overrides(["max_outside_frames"])
 
 
-def _stop_behind_occluder(reid_on_confirm: bool, other_seen_until: int | None = None):
+def _stop_behind_occluder(reid_on_confirm: bool, other_seen_until: int | None = None, **kw):
     """Boxes only. A walks right, is hidden for 25 frames and turned back behind the occluder: it
     comes back 23 px (2.2 reappearance sigmas) short of where it vanished, outside the
     frame-by-frame gate (1.55 sigmas at match_threshold 0.3) but inside the take-over's 3.
     ``other_seen_until``: A's last frame, while the object that appears at frame 30 is already
     seen (two objects at once)."""
-    cfg = TrackerConfig(fps=10.0, reid_on_confirm=reid_on_confirm, reappear_sigma=0.3, reappear_sigma_growth=0.0)
+    cfg = TrackerConfig(fps=10.0, reid_on_confirm=reid_on_confirm, reappear_sigma=0.3, reappear_sigma_growth=0.0, **kw)
     tracker = make_tracker(cfg)
     ids_a = {}
     last_a = 29 if other_seen_until is None else other_seen_until
@@ -304,6 +306,15 @@ def test_new_track_takes_over_the_hidden_track_it_continues():
     assert len(before) == 1 and after == before, f"A was {before}, came back as {after}"
     ids_off = _stop_behind_occluder(False)                    # the frame-by-frame gate alone: a new id
     assert {ids_off[i] for i in range(60, 70)} != {ids_off[i] for i in range(5, 29)}
+
+
+def test_take_over_comes_at_the_second_hit_before_confirmation():
+    # A is seen again from frame 55: its id is back at the second hit (56), not at n_init = 3 hits (57).
+    early = _stop_behind_occluder(True, reid_confirm_hits=2)
+    late = _stop_behind_occluder(True, reid_confirm_hits=0)
+    a = early[10]
+    assert min(i for i in early if i >= 55 and early[i] == a) == 56
+    assert min(i for i in late if i >= 55 and late[i] == late[10]) == 57
 
 
 def test_take_over_never_joins_two_objects_seen_at_once():

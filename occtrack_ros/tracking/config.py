@@ -56,6 +56,8 @@ class TrackerConfig:
     #                                   that could have reappeared there (see Tracker._reidentify_confirmed).
     #                                   Boxes only, it cost 2.8 IDF1 points on MOT17's crowds (50.9 vs 53.7):
     #                                   false there
+    reid_confirm_hits: int = 2        # ... already when a new tentative track has this many hits (before n_init
+    #                                   confirms it; the take-over confirms it), so the id is back 1 frame sooner
     reid_confirm_sigmas: float = 3.0  # ... within this many reappearance sigmas of position and size
     reid_sigma_growth_per_s: float = 0.3  # [box sizes / s] ... the reappearance spread grows this much per second
     reid_depth_sigma: float = 0.15    # [log depth] depth tolerance of that take-over when both have depth

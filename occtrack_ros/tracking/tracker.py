@@ -492,7 +492,11 @@ class Tracker:
         return matches
 
     def _update_matched(self, matches: list, nodes: FrameNodes, dets: Detections) -> list[TrackRecord]:
-        """Correct the matched tracks; returns those that were confirmed by this frame's hit."""
+        """Correct the matched tracks; returns the take-over candidates among them.
+
+        Those are the tracks confirmed by this frame's hit and the tentative ones that reached
+        ``reid_confirm_hits`` hits (see ``_reidentify_confirmed``).
+        """
         c = self.config
         if not matches:
             return []
@@ -545,8 +549,8 @@ class Tracker:
                 self._update_3d(t, nodes.positions[j], float(nodes.depths[j]), gap)
             was_tentative = t.state == TrackState.TENTATIVE
             t.mark_hit(c.n_init)
-            if was_tentative and t.state == TrackState.CONFIRMED:
-                confirmed.append(t)
+            if was_tentative and (t.state == TrackState.CONFIRMED or t.hits == c.reid_confirm_hits):
+                confirmed.append(t)   # may take over a hidden track's id (_reidentify_confirmed)
         self._update_memory([self.tracks[i] for i in ti], di, nodes)
         return confirmed
 
@@ -615,9 +619,10 @@ class Tracker:
 
         A hidden object often comes back where its filter no longer expects it (it stopped, turned
         or reversed behind the occluder) or half-covered, so the frame-by-frame gate misses it and
-        a new tentative track starts there. When that track is confirmed (n_init hits: not a
-        one-frame false positive), every hidden confirmed track that was never seen while the new
-        one was (two objects seen at once are two objects) is a candidate. A candidate qualifies
+        a new tentative track starts there. When that track has ``reid_confirm_hits`` hits, or is
+        confirmed (n_init hits; either way not a one-frame false positive), every hidden confirmed
+        track that was never seen while the new one was (two objects seen at once are two objects)
+        is a candidate. A candidate qualifies
         when the new box lies within ``reid_confirm_sigmas`` reappearance sigmas of the path
         between where it was last seen and where constant velocity puts it now, its size (and
         depth, when both have one) agree, and its appearance is not vetoed. The best candidates
