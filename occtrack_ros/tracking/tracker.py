@@ -887,7 +887,9 @@ class Tracker:
             if patch.size:
                 near = np.isfinite(patch) & (patch > 0) & (patch < self.config.occluder_depth_ratio * t.depth)
                 hidden = max(hidden, float(near.mean()))
-        return float(np.clip(inside * (1.0 - hidden), 0.0, 1.0))
+        # float32, as the message carries it: the result-row rule (mot_files.coasting_row) then decides the
+        # same on a Track and on a TrackedObject that went through DDS.
+        return float(np.float32(np.clip(inside * (1.0 - hidden), 0.0, 1.0)))
 
     def _scene_graph(self) -> list[GraphEdge]:
         """Soft adjacency and occlusion relations between live tracks after this step."""
