@@ -591,3 +591,10 @@ def test_visible_fraction_of_a_coasting_track():
     pillar[:, :320] = 3.0                                            # a nearer surface over its left half
     assert _coast_one_frame(pillar) == pytest.approx(0.5, abs=0.05)
     assert _coast_one_frame(wall, x0=620.0) == pytest.approx(0.5, abs=0.05)   # half outside the image
+
+
+@pytest.mark.parametrize("field, value", [("reid_confirm_hits", -1), ("hidden_size_sigma", -0.1),
+                                          ("reappear_perp_ratio", 0.0), ("reappear_perp_ratio", 1.5)])
+def test_new_tracker_knobs_are_validated(field, value):
+    with pytest.raises(ValueError, match=field):
+        make_tracker(TrackerConfig(**{field: value}))

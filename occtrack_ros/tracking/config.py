@@ -125,5 +125,11 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.max_occluded_frames must be >= 0, got {self.max_occluded_frames}")
         if not 0.0 <= self.match_threshold < 1.0:
             raise ValueError(f"TrackerConfig.match_threshold must be in [0, 1), got {self.match_threshold}")
+        if self.reid_confirm_hits < 0:
+            raise ValueError(f"TrackerConfig.reid_confirm_hits must be >= 0 (0 = at confirmation), got "
+                             f"{self.reid_confirm_hits}")
+        if self.hidden_size_sigma < 0 or not 0.0 < self.reappear_perp_ratio <= 1.0:
+            raise ValueError(f"TrackerConfig: hidden_size_sigma must be >= 0 and reappear_perp_ratio in (0, 1], got "
+                             f"{self.hidden_size_sigma}, {self.reappear_perp_ratio}")
         if self.fps <= 0:
             raise ValueError(f"TrackerConfig.fps must be > 0, got {self.fps}")
