@@ -622,12 +622,12 @@ class Tracker:
         a new tentative track starts there. When that track has ``reid_confirm_hits`` hits, or is
         confirmed (n_init hits; either way not a one-frame false positive), every hidden confirmed
         track that was never seen while the new one was (two objects seen at once are two objects)
-        is a candidate. A candidate qualifies
-        when the new box lies within ``reid_confirm_sigmas`` reappearance sigmas of the path
-        between where it was last seen and where constant velocity puts it now, its size (and
-        depth, when both have one) agree, and its appearance is not vetoed. The best candidates
-        are assigned with linear_sum_assignment; the hidden track takes over the new track's
-        state and keeps its own id, and the new track ends (returned, state LOST).
+        is a candidate. A candidate qualifies when the new box lies within ``reid_confirm_sigmas``
+        reappearance sigmas of the path between where it was last seen and where constant velocity
+        puts it now (``features.reappear_distance``), its size (and depth, when both have one)
+        agree, and its appearance is not vetoed. The best candidates are assigned with
+        linear_sum_assignment; the hidden track takes over the new track's state and keeps its own
+        id, and the new track ends (returned, state LOST).
         """
         c = self.config
         if not c.reid_on_confirm or not new:
@@ -860,15 +860,18 @@ class Tracker:
         )
 
     def _visible_fraction(self, t: TrackRecord, box) -> float:
-        """Estimated visible share of the object: 1 - the share detected objects cover when observed.
+        """Estimated share of the object that is visible, in [0, 1] (``Track.visible_fraction``).
 
-        While it coasts: the share of its (predicted, amodal) box inside the image, times the share
-        not hidden, the hidden share being the larger of what detected objects cover and, with a
-        depth map, what nearer surfaces cover (pixels nearer than ``occluder_depth_ratio`` x its depth).
-        Near 1 for a coasting track means the detector missed it in plain view.
+        Observed: 1 minus the share of its box that other detections cover. Coasting: the share of
+        its (predicted, amodal) box inside the image, times the share not hidden, the hidden share
+        being the larger of what detections cover and, with a depth map, what nearer surfaces cover
+        (pixels nearer than ``occluder_depth_ratio`` x its depth). Near 1 for a coasting track
+        means the detector missed it in plain view. Rounded to float32, as the message carries it,
+        so that the result-row rule (``mot_files.coasting_row``) decides the same on a Track and
+        on a TrackedObject that went through DDS.
         """
         if t.misses == 0:
-            return float(max(0.0, 1.0 - t.covered))
+            return float(np.float32(max(0.0, 1.0 - t.covered)))
         cx, cy, w, h = (float(v) for v in box)
         if w <= 0 or h <= 0:
             return 0.0
@@ -887,8 +890,6 @@ class Tracker:
             if patch.size:
                 near = np.isfinite(patch) & (patch > 0) & (patch < self.config.occluder_depth_ratio * t.depth)
                 hidden = max(hidden, float(near.mean()))
-        # float32, as the message carries it: the result-row rule (mot_files.coasting_row) then decides the
-        # same on a Track and on a TrackedObject that went through DDS.
         return float(np.float32(np.clip(inside * (1.0 - hidden), 0.0, 1.0)))
 
     def _scene_graph(self) -> list[GraphEdge]:
