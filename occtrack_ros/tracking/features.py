@@ -66,12 +66,21 @@ def _max_excluding_self(m: np.ndarray) -> np.ndarray:
     return np.where(is_top, np.repeat(top2, N, axis=1), out)
 
 
+def _path_offsets(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets of points p (N, 2) from their nearest points on the segments a[i]-b[i] (T, 2 each).
+
+    Returns the offsets (T, N, 2), the segments b - a (T, 2) and their lengths (T,).
+    """
+    ab = b - a                                                    # (T, 2)
+    sq = (ab ** 2).sum(-1)                                        # (T,)
+    ap = p[None, :, :] - a[:, None, :]                            # (T, N, 2)
+    t = np.clip((ap * ab[:, None, :]).sum(-1) / np.maximum(sq, 1e-9)[:, None], 0.0, 1.0)
+    return ap - t[..., None] * ab[:, None, :], ab, np.sqrt(sq)
+
+
 def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distance of points p (N, 2) to the segments a[i]-b[i] (T, 2 each) -> (T, N)."""
-    ab = b - a                                                    # (T, 2)
-    ap = p[None, :, :] - a[:, None, :]                            # (T, N, 2)
-    t = np.clip((ap * ab[:, None, :]).sum(-1) / np.maximum((ab ** 2).sum(-1), 1e-9)[:, None], 0.0, 1.0)
-    return np.linalg.norm(ap - t[..., None] * ab[:, None, :], axis=2)
+    return np.linalg.norm(_path_offsets(p, a, b)[0], axis=2)
 
 
 def reappear_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, scale: np.ndarray, perp_ratio: float = 1.0,
@@ -84,11 +93,7 @@ def reappear_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, scale: np.nda
     shorter than ``min_length`` x scale have no reliable direction and stay isotropic; ``perp_ratio``
     1 gives ``segment_distance / scale``.
     """
-    ab = b - a                                                    # (T, 2)
-    length = np.linalg.norm(ab, axis=1)                           # (T,)
-    ap = p[None, :, :] - a[:, None, :]                            # (T, N, 2)
-    t = np.clip((ap * ab[:, None, :]).sum(-1) / np.maximum(length ** 2, 1e-9)[:, None], 0.0, 1.0)
-    off = ap - t[..., None] * ab[:, None, :]                      # (T, N, 2) from the nearest path point
+    off, ab, length = _path_offsets(p, a, b)
     dist = np.linalg.norm(off, axis=2)
     if perp_ratio == 1.0:
         return dist / scale[:, None]

@@ -387,11 +387,10 @@ class Tracker:
         ef, covered = edge_features(tn, nodes)
         # Where a hidden object may reappear: on its path from where it was last seen to where constant
         # velocity puts it now (edge feature 16 is the isotropic distance the network was trained on).
-        lb = tn.last_boxes
+        last = xyxy_to_cxcywh(tn.last_boxes)
         reappear = np.clip(reappear_distance(
-            0.5 * (nodes.boxes[:, :2] + nodes.boxes[:, 2:]), 0.5 * (lb[:, :2] + lb[:, 2:]),
-            0.5 * (tn.pred_boxes[:, :2] + tn.pred_boxes[:, 2:]),
-            np.sqrt(np.maximum((lb[:, 2] - lb[:, 0]) * (lb[:, 3] - lb[:, 1]), 1e-6)), c.reappear_perp_ratio), 0, 8)
+            xyxy_to_cxcywh(nodes.boxes)[:, :2], last[:, :2], xyxy_to_cxcywh(tn.pred_boxes)[:, :2],
+            np.sqrt(np.maximum(last[:, 2] * last[:, 3], 1e-6)), c.reappear_perp_ratio), 0, 8)
         return {"tracks": tn, "edge": ef, "covered": covered, "reappear": reappear,
                 "track": track_features(tn, covered), "det": det_features(nodes),
                 "spatial": spatial_features(nodes.boxes, nodes.depths)}
@@ -768,11 +767,9 @@ class Tracker:
         """(T,) whether more than ``max_outside_fraction`` of each track's predicted box is off-image."""
         if self._image_size is None or not self.tracks:
             return np.zeros(len(self.tracks), bool)
-        W, H = self._image_size
         b = cxcywh_to_xyxy(np.stack([t.x[:4] for t in self.tracks]))
-        inside = (np.clip(b[:, 2], 0, W) - np.clip(b[:, 0], 0, W)) * (np.clip(b[:, 3], 0, H) - np.clip(b[:, 1], 0, H))
-        area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9)
-        return inside / area < 1.0 - self.config.max_outside_fraction
+        inside = ioa_matrix(b, np.array([[0.0, 0.0, *self._image_size]]))[:, 0]    # share of each box in view
+        return inside < 1.0 - self.config.max_outside_fraction
 
     def _shift_coasting(self, matches: list, nodes: FrameNodes) -> None:
         """Move coasting image-space tracks by the common motion residual of the observed ones.
@@ -875,18 +872,16 @@ class Tracker:
         cx, cy, w, h = (float(v) for v in box)
         if w <= 0 or h <= 0:
             return 0.0
-        x0, y0, x1, y1 = cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h
+        x0, y0, x1, y1 = cxcywh_to_xyxy(np.array([cx, cy, w, h]))[0]
         inside = 1.0
         if self._image_size is not None:
-            W, H = self._image_size
-            x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(W)), min(y1, float(H))
-            inside = max(0.0, x1 - x0) * max(0.0, y1 - y0) / (w * h)
+            inside = float(ioa_matrix(np.array([[x0, y0, x1, y1]]), np.array([[0.0, 0.0, *self._image_size]]))[0, 0])
         hidden = float(t.covered)
         dm = self._depth_map
         if dm is not None and t.depth is not None and inside > 0:
-            r0, r1 = int(np.floor(y0)), int(np.ceil(y1))
-            c0, c1 = int(np.floor(x0)), int(np.ceil(x1))
-            patch = dm[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)]
+            r0, r1 = max(int(np.floor(y0)), 0), max(int(np.ceil(y1)), 0)
+            c0, c1 = max(int(np.floor(x0)), 0), max(int(np.ceil(x1)), 0)
+            patch = dm[r0:r1, c0:c1]                               # numpy clips the far ends to the map
             if patch.size:
                 near = np.isfinite(patch) & (patch > 0) & (patch < self.config.occluder_depth_ratio * t.depth)
                 hidden = max(hidden, float(near.mean()))
