@@ -9,11 +9,13 @@ of one frame never join one track) and runs the track lifecycle.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from occtrack_ros.tracking import kalman
-from occtrack_ros.tracking.box_ops import cxcywh_to_xyxy, ioa_matrix, iou_matrix, xyxy_to_cxcywh
+from occtrack_ros.tracking.box_ops import area, cxcywh_to_xyxy, intersection, ioa_matrix, iou_matrix, xyxy_to_cxcywh
 from occtrack_ros.tracking.config import TrackerConfig
 from occtrack_ros.tracking.ego_motion import backproject, project, rotation_homography, warp_points
 from occtrack_ros.tracking.features import (
@@ -385,6 +387,7 @@ class Tracker:
             embeddings=emb, pred_depths=pred_depths, maha3=maha3, image_size=self._image_size,
         )
         ef, covered = edge_features(tn, nodes)
+        self._compare_cut_detections_in_view(tn, nodes, x, P, r, ef)
         # Where a hidden object may reappear: on its path from where it was last seen to where constant
         # velocity puts it now (edge feature 16 is the isotropic distance the network was trained on).
         last = xyxy_to_cxcywh(tn.last_boxes)
@@ -392,8 +395,73 @@ class Tracker:
             xyxy_to_cxcywh(nodes.boxes)[:, :2], last[:, :2], xyxy_to_cxcywh(tn.pred_boxes)[:, :2],
             np.sqrt(np.maximum(last[:, 2] * last[:, 3], 1e-6)), c.reappear_perp_ratio), 0, 8)
         return {"tracks": tn, "edge": ef, "covered": covered, "reappear": reappear,
+                "border_overlap": self._border_overlap(tn, nodes),
                 "track": track_features(tn, covered), "det": det_features(nodes),
                 "spatial": spatial_features(nodes.boxes, nodes.depths)}
+
+    def _compare_cut_detections_in_view(self, tn: TrackNodes, nodes: FrameNodes, x: np.ndarray, P: np.ndarray,
+                                        r: np.ndarray, ef: np.ndarray) -> None:
+        """Compare detections cut by the image border with the in-view part of each prediction (in place).
+
+        A detector sees only what is inside the image: an object leaving through the border gives a box
+        whose outer edge lies on the border, while the filter's constant-velocity prediction of that box
+        runs on past it. For such a detection (an edge within ``border_margin_px`` of the border, none
+        beyond it) the expected measurement is the predicted box clipped to the image, so its edge
+        features and Mahalanobis distance are recomputed against that. Detections that extend past the
+        border (whole-object boxes, e.g. from ground truth) keep the unclipped prediction.
+        """
+        c = self.config
+        if not c.clip_prediction_to_view or self._image_size is None:
+            return
+        W, H = self._image_size
+        pb = tn.pred_boxes
+        lo, hi = np.zeros(2), np.array([W, H], np.float64)
+        clipped = np.concatenate([np.clip(pb[:, :2], lo, hi), np.clip(pb[:, 2:], lo, hi)], axis=1)
+        crosses = (np.abs(clipped - pb).max(axis=1) > c.border_margin_px) & (clipped[:, 2] > clipped[:, 0]) \
+            & (clipped[:, 3] > clipped[:, 1])
+        db = nodes.boxes.astype(np.float64)
+        m = c.border_margin_px
+        at_border = ((db[:, 0] <= m) | (db[:, 1] <= m) | (db[:, 2] >= W - m) | (db[:, 3] >= H - m))
+        beyond = (db[:, 0] < -m) | (db[:, 1] < -m) | (db[:, 2] > W + m) | (db[:, 3] > H + m)
+        cut = at_border & ~beyond
+        if not crosses.any() or not cut.any():
+            return
+        ti, dj = np.flatnonzero(crosses), np.flatnonzero(cut)
+        xc = x[ti].copy()
+        xc[:, :4] = xyxy_to_cxcywh(clipped[ti])
+        sub = dataclasses.replace(tn, pred_boxes=clipped[ti], last_boxes=tn.last_boxes[ti],
+                                  maha2=kalman.mahalanobis(xc, P[ti], r[ti], xyxy_to_cxcywh(nodes.boxes)),
+                                  misses=tn.misses[ti], hits=tn.hits[ti], confirmed=tn.confirmed[ti],
+                                  existence=tn.existence[ti], velocity=tn.velocity[ti],
+                                  embeddings=None if tn.embeddings is None else tn.embeddings[ti],
+                                  pred_depths=None if tn.pred_depths is None else tn.pred_depths[ti],
+                                  maha3=None if tn.maha3 is None else tn.maha3[ti])
+        sub_ef, _ = edge_features(sub, nodes)                     # against every detection (feature 12 needs them)
+        ef[np.ix_(ti, dj)] = sub_ef[:, dj]
+        tn.maha2[np.ix_(ti, dj)] = sub.maha2[:, dj]
+
+    def _border_overlap(self, tn: TrackNodes, nodes: FrameNodes) -> np.ndarray:
+        """(T, N) overlap of a seen track box and a detection cut by the same image border, else 0.
+
+        An object crossing the border shows a box that grows (entering) or shrinks (leaving) by a
+        large factor from frame to frame, along the border, so IoU and the filter's size noise reject
+        the next box of the same object. Both cut by one border, the smaller box lying within the
+        larger one is what crossing it looks like: the overlap is intersection / smaller area.
+        """
+        T, N = len(tn.last_boxes), len(nodes.boxes)
+        out = np.zeros((T, N))
+        c = self.config
+        if not c.border_overlap or self._image_size is None or not T or not N:
+            return out
+        a, b = tn.last_boxes.astype(np.float64), nodes.boxes.astype(np.float64)
+        ca = border_contact(xyxy_to_cxcywh(a), self._image_size, c.border_margin_px).reshape(T, 4)
+        cb = border_contact(xyxy_to_cxcywh(b), self._image_size, c.border_margin_px).reshape(N, 4)
+        same = (ca[:, None, :] & cb[None, :, :]).any(axis=2) & (tn.misses == 0)[:, None]
+        if not same.any():
+            return out
+        inter = intersection(a, b)
+        small = np.minimum(area(a)[:, None], area(b)[None, :])
+        return np.where(same, inter / np.maximum(small, 1e-9), 0.0)
 
     def motion_score(self, graph: dict) -> np.ndarray:
         """(T, N) association probability of the motion model alone."""
@@ -404,7 +472,7 @@ class Tracker:
         d2 = tn.maha2
         if tn.maha3 is not None:
             d2 = 0.5 * (d2 + tn.maha3)
-        s = np.maximum(iou, np.exp(-0.125 * d2))
+        s = np.maximum(np.maximum(iou, np.exp(-0.125 * d2)), graph.get("border_overlap", 0.0))
         # Hidden tracks: the object reappears somewhere on its path with about its old size.
         hidden = tn.misses[:, None] > 0
         sigma = c.reappear_sigma + c.reappear_sigma_growth * tn.misses[:, None]
