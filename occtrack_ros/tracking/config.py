@@ -82,10 +82,14 @@ class TrackerConfig:
     full_size_depth_scaling: bool = True  # with depth: the full size scales with the depth ratio (size ~ 1 / depth)
     occluder_depth_ratio: float = 0.85  # a depth-map pixel nearer than this x a coasting track's depth hides it
     #                                   (its reported visible_fraction)
-    clip_prediction_to_view: bool = True  # a detection cut by the image border is compared with the in-view
-    #                                   part of each prediction (Tracker._compare_cut_detections_in_view)
-    border_overlap: bool = True       # a box and the next one cut by the same image border match by how much
-    #                                   the smaller lies within the larger (Tracker._border_overlap)
+    clip_prediction_to_view: bool = False  # a detection cut by the image border is compared with the in-view
+    #                                   part of each prediction (Tracker._compare_cut_detections_in_view).
+    #                                   On for Sprites-MOT (objects cross the border and never come back):
+    #                                   HOTA +1.4 on tuning seeds 18-21; off for occlusion, where it cost
+    #                                   0.2 HOTA on tuning seeds 24-69 (weights/tracker.md, session 10)
+    border_overlap: bool = False      # a box and the next one cut by the same image border match by how much
+    #                                   the smaller lies within the larger (Tracker._border_overlap). The same:
+    #                                   Sprites-MOT +0.5 HOTA on top of the above, occlusion -0.1
     border_margin_px: float = 1.0     # a box edge this close to the image border counts as cut by it
     shape_prior_rate: float = 0.05    # > 0: a track never seen whole whose box the image border cuts is reported
     #                                   with the scene's running aspect ratio (size, in a corner) of whole
