@@ -277,6 +277,25 @@ def test_track_cli_tracker_overrides_are_parsed_and_checked():
         _tracker_overrides(["max_outside_frames"])
 
 
+def test_track_cli_tracker_preset(tmp_path):
+    from pathlib import Path
+
+    import occtrack_ros
+    from occtrack_ros.cli import main
+    from occtrack_ros.tracking.config import TRACKER_PRESETS
+
+    for name, preset in TRACKER_PRESETS.items():                 # every preset is a valid set of fields
+        assert TrackerConfig.from_dict({**TrackerConfig().to_dict(), **preset}), name
+    seq, out = tmp_path / "spr", tmp_path / "res.txt"
+    assert main(["generate", "--preset", "sprites-mot", "--seed", "3", "--frames", "15", "--out", str(seq), "--quiet"]) == 0
+    weights = Path(occtrack_ros.__file__).parent / "weights" / "detector_sprites.pt"
+    args = ["track", "--seq", str(seq), "--detector", str(weights), "--out", str(out), "--threads", "1"]
+    assert main([*args, "--tracker-preset", "sprites-mot"]) == 0
+    assert out.is_file() and out.read_text().strip(), "no result rows for 15 frames of sprites (two from frame 7)"
+    with pytest.raises(SystemExit, match="unknown --tracker-preset 'bogus'"):
+        main([*args, "--tracker-preset", "bogus"])
+
+
 def _stop_behind_occluder(reid_on_confirm: bool, other_seen_until: int | None = None, **kw):
     """Boxes only. A walks right, is hidden for 25 frames and turned back behind the occluder: it
     comes back 23 px (2.2 reappearance sigmas) short of where it vanished, outside the

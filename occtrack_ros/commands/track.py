@@ -21,6 +21,10 @@ def add_arguments(p) -> None:
                    help="override a TrackerConfig field on top of the weights' stored config (repeatable), e.g. "
                         "max_outside_frames=0 for Sprites-MOT, whose objects never come back once they leave. "
                         "report_measured_box is true here (the slot detector's boxes; see weights/tracker.md)")
+    p.add_argument("--tracker-preset", default=None, metavar="NAME",
+                   help="a named set of TrackerConfig overrides for a kind of scene, applied before --tracker-set "
+                        "(occtrack_ros/tracking/config.py TRACKER_PRESETS; sprites-mot: max_outside_frames=0, "
+                        "n_init=2, clip_prediction_to_view, border_overlap)")
     p.add_argument("--occluded-rows", action="store_true",
                    help="also write the coasting (predicted amodal) boxes of occluded tracks inside the image")
     p.add_argument("--batch", type=int, default=8, help="frames per detector call")
@@ -59,8 +63,12 @@ def run(args) -> int:
         head = _parse_overrides(args.detector_set, "--detector-set")
         detector = load_detector(args.detector, device=args.device, **head)
         from occtrack_ros.pipeline import SLOT_DETECTOR_TRACKER_OVERRIDES
+        from occtrack_ros.tracking.config import TRACKER_PRESETS
 
-        tracker = make_tracker({**SLOT_DETECTOR_TRACKER_OVERRIDES, **_tracker_overrides(args.tracker_set)},
+        if args.tracker_preset and args.tracker_preset not in TRACKER_PRESETS:
+            raise ValueError(f"unknown --tracker-preset {args.tracker_preset!r}; known: {sorted(TRACKER_PRESETS)}")
+        preset = TRACKER_PRESETS[args.tracker_preset] if args.tracker_preset else {}
+        tracker = make_tracker({**SLOT_DETECTOR_TRACKER_OVERRIDES, **preset, **_tracker_overrides(args.tracker_set)},
                                args.weights)
     except ValueError as exc:
         raise SystemExit(f"occtrack track: {exc}") from exc

@@ -141,3 +141,12 @@ class TrackerConfig:
                              f"{self.hidden_size_sigma}, {self.reappear_perp_ratio}")
         if self.fps <= 0:
             raise ValueError(f"TrackerConfig.fps must be > 0, got {self.fps}")
+
+
+# Named sets of TrackerConfig overrides for a kind of scene, chosen on that preset's tuning seeds
+# (weights/tracker.md). `occtrack track --tracker-preset NAME` applies one before any --tracker-set.
+TRACKER_PRESETS: dict[str, dict] = {
+    # Sprites-MOT: sprites that leave never come back, so a track that left ends at once; a track is
+    # reported from its second hit; boxes cut by the border are compared as the detector sees them.
+    "sprites-mot": {"max_outside_frames": 0, "n_init": 2, "clip_prediction_to_view": True, "border_overlap": True},
+}
