@@ -287,7 +287,8 @@ def test_track_cli_tracker_preset(tmp_path):
     for name, preset in TRACKER_PRESETS.items():                 # every preset is a valid set of fields
         assert TrackerConfig.from_dict({**TrackerConfig().to_dict(), **preset}), name
     seq, out = tmp_path / "spr", tmp_path / "res.txt"
-    assert main(["generate", "--preset", "sprites-mot", "--seed", "3", "--frames", "15", "--out", str(seq), "--quiet"]) == 0
+    assert main(["generate", "--preset", "sprites-mot", "--seed", "3", "--frames", "15", "--out", str(seq),
+                 "--quiet"]) == 0
     weights = Path(occtrack_ros.__file__).parent / "weights" / "detector_sprites.pt"
     args = ["track", "--seq", str(seq), "--detector", str(weights), "--out", str(out), "--threads", "1"]
     assert main([*args, "--tracker-preset", "sprites-mot"]) == 0
