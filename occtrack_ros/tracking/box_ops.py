@@ -40,6 +40,14 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-9)
 
 
+def iou_ioa_matrices(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``iou_matrix(a, b)`` and ``ioa_matrix(a, b)`` from one intersection (the same values)."""
+    inter = intersection(a, b)
+    area_a = area(a)
+    iou = inter / np.maximum(area_a[:, None] + area(b)[None, :] - inter, 1e-9)
+    return iou, inter / np.maximum(area_a[:, None], 1e-9)
+
+
 def ioa_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(A, 4), (B, 4) xyxy -> (A, B) fraction of each box of ``a`` covered by each box of ``b``."""
     return intersection(a, b) / np.maximum(area(a)[:, None], 1e-9)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occtrack_ros.tracking.box_ops import ioa_matrix, iou_matrix
+from occtrack_ros.tracking.box_ops import ioa_matrix, iou_ioa_matrices, iou_matrix
 
 EDGE_FEATURES = 18
 DET_FEATURES = 8
@@ -163,8 +163,8 @@ def edge_features(tracks: TrackNodes, dets: FrameNodes) -> tuple[np.ndarray, np.
     dw, dh = _size(db)
     pc = 0.5 * (pb[:, :2] + pb[:, 2:])                            # (T, 2)
     dc = 0.5 * (db[:, :2] + db[:, 2:])                            # (N, 2)
-    ioa = ioa_matrix(pb, db)                                      # (T, N) track covered by det
-    out[..., 0] = iou_matrix(pb, db)
+    iou, ioa = iou_ioa_matrices(pb, db)                           # ioa: (T, N) track covered by det
+    out[..., 0] = iou
     out[..., 1] = np.clip((dc[None, :, 0] - pc[:, None, 0]) / pw[:, None], -8, 8) / 4.0
     out[..., 2] = np.clip((dc[None, :, 1] - pc[:, None, 1]) / ph[:, None], -8, 8) / 4.0
     out[..., 3] = np.clip(np.log(dw[None, :] / pw[:, None]), -3, 3)
@@ -203,8 +203,7 @@ def spatial_features(boxes: np.ndarray, depths: np.ndarray | None) -> np.ndarray
         return out
     w, h = _size(b)
     c = 0.5 * (b[:, :2] + b[:, 2:])
-    out[..., 0] = iou_matrix(b, b)
-    ioa = ioa_matrix(b, b)
+    out[..., 0], ioa = iou_ioa_matrices(b, b)
     out[..., 1] = ioa
     out[..., 2] = ioa.T
     out[..., 3] = np.clip((c[None, :, 0] - c[:, None, 0]) / w[:, None], -8, 8) / 4.0

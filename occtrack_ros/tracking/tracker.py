@@ -195,6 +195,7 @@ class Tracker:
         self._frames = 0
         self._depth_map = None
         self._last_features = None    # graph inputs of the last correct(), used to build training data
+        self._det_feature_cache = None  # (FrameNodes, det_features) of the current frame
         # Shape prior of the scene's objects (log w/h and log w, log h of whole boxes, running means):
         # completes boxes cut by the image border before the track has ever seen its object whole.
         self._shape_prior: np.ndarray | None = None
@@ -396,7 +397,7 @@ class Tracker:
             np.sqrt(np.maximum(last[:, 2] * last[:, 3], 1e-6)), c.reappear_perp_ratio), 0, 8)
         return {"tracks": tn, "edge": ef, "covered": covered, "reappear": reappear,
                 "border_overlap": self._border_overlap(tn, nodes),
-                "track": track_features(tn, covered), "det": det_features(nodes),
+                "track": track_features(tn, covered), "det": self._det_features(nodes),
                 "spatial": spatial_features(nodes.boxes, nodes.depths)}
 
     def _compare_cut_detections_in_view(self, tn: TrackNodes, nodes: FrameNodes, x: np.ndarray, P: np.ndarray,
@@ -815,6 +816,13 @@ class Tracker:
         t.last_z3 = p.copy()
         t.depth = depth
 
+    def _det_features(self, nodes: FrameNodes) -> np.ndarray:
+        """``det_features(nodes)``, computed once per frame (the graph and the GRU memory both use them)."""
+        cached = self._det_feature_cache
+        if cached is None or cached[0] is not nodes:
+            cached = self._det_feature_cache = (nodes, det_features(nodes))
+        return cached[1]
+
     def _update_memory(self, tracks: list[TrackRecord], det_idx: np.ndarray, nodes: FrameNodes) -> None:
         """One GRU step per matched track: its memory integrates its whole observation history.
 
@@ -824,7 +832,7 @@ class Tracker:
         """
         if self.model is None or not tracks:
             return
-        obs = self._det_obs(det_features(nodes)[det_idx], None if nodes.embeddings is None
+        obs = self._det_obs(self._det_features(nodes)[det_idx], None if nodes.embeddings is None
                             else nodes.embeddings[det_idx].astype(np.float32))
         H = self.model.config.hidden
         prev = np.stack([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tracks])
