@@ -669,3 +669,15 @@ def test_object_entering_the_image_is_confirmed_at_its_second_box():
     # within the larger, both on the border: one object coming into view.
     assert _enter_through_left_border(True)[0] == 1
     assert _enter_through_left_border(False)[0] > 1, "without the overlap the sliver's track dies (this case)"
+
+
+def test_iou_and_ioa_from_one_intersection_equal_the_separate_functions():
+    from occtrack_ros.tracking.box_ops import ioa_matrix, iou_ioa_matrices, iou_matrix
+
+    rng = np.random.default_rng(0)
+    xy_a, xy_b = rng.uniform(0, 60, (7, 2)), rng.uniform(0, 60, (5, 2))
+    a = np.concatenate([xy_a, xy_a + rng.uniform(1, 40, (7, 2))], axis=1)          # xyxy
+    b = np.concatenate([xy_b, xy_b + rng.uniform(1, 40, (5, 2))], axis=1)
+    iou, ioa = iou_ioa_matrices(a, b)
+    assert (iou == iou_matrix(a, b)).all() and (ioa == ioa_matrix(a, b)).all()
+    assert iou.shape == (7, 5) and (iou > 0).any()
