@@ -7,6 +7,7 @@ the boxes-only mode shares one network with the full detector output.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,16 @@ class TrackNodes:
     pred_depths: np.ndarray | None      # (T,) or None
     maha3: np.ndarray | None            # (T, N) squared Mahalanobis distance in 3D, or None
     image_size: tuple[int, int] | None  # (W, H) or None
+
+    def rows(self, idx: np.ndarray) -> "TrackNodes":
+        """The nodes of tracks ``idx`` (every per-track array, and the rows of the (T, N) ones)."""
+        def pick(a):
+            return None if a is None else a[idx]
+        return dataclasses.replace(
+            self, pred_boxes=self.pred_boxes[idx], last_boxes=self.last_boxes[idx], maha2=self.maha2[idx],
+            misses=self.misses[idx], hits=self.hits[idx], confirmed=self.confirmed[idx],
+            existence=self.existence[idx], velocity=self.velocity[idx], embeddings=pick(self.embeddings),
+            pred_depths=pick(self.pred_depths), maha3=pick(self.maha3))
 
 
 def _size(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,6 @@ of one frame never join one track) and runs the track lifecycle.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -415,28 +413,22 @@ class Tracker:
         if not c.clip_prediction_to_view or self._image_size is None:
             return
         W, H = self._image_size
+        m = c.border_margin_px
         pb = tn.pred_boxes
-        lo, hi = np.zeros(2), np.array([W, H], np.float64)
-        clipped = np.concatenate([np.clip(pb[:, :2], lo, hi), np.clip(pb[:, 2:], lo, hi)], axis=1)
-        crosses = (np.abs(clipped - pb).max(axis=1) > c.border_margin_px) & (clipped[:, 2] > clipped[:, 0]) \
+        clipped = np.concatenate([np.clip(pb[:, :2], 0.0, [W, H]), np.clip(pb[:, 2:], 0.0, [W, H])], axis=1)
+        crosses = (np.abs(clipped - pb).max(axis=1) > m) & (clipped[:, 2] > clipped[:, 0]) \
             & (clipped[:, 3] > clipped[:, 1])
         db = nodes.boxes.astype(np.float64)
-        m = c.border_margin_px
-        at_border = ((db[:, 0] <= m) | (db[:, 1] <= m) | (db[:, 2] >= W - m) | (db[:, 3] >= H - m))
         beyond = (db[:, 0] < -m) | (db[:, 1] < -m) | (db[:, 2] > W + m) | (db[:, 3] > H + m)
-        cut = at_border & ~beyond
+        cut = border_contact(xyxy_to_cxcywh(db), self._image_size, m).any(axis=(1, 2)) & ~beyond
         if not crosses.any() or not cut.any():
             return
         ti, dj = np.flatnonzero(crosses), np.flatnonzero(cut)
         xc = x[ti].copy()
         xc[:, :4] = xyxy_to_cxcywh(clipped[ti])
-        sub = dataclasses.replace(tn, pred_boxes=clipped[ti], last_boxes=tn.last_boxes[ti],
-                                  maha2=kalman.mahalanobis(xc, P[ti], r[ti], xyxy_to_cxcywh(nodes.boxes)),
-                                  misses=tn.misses[ti], hits=tn.hits[ti], confirmed=tn.confirmed[ti],
-                                  existence=tn.existence[ti], velocity=tn.velocity[ti],
-                                  embeddings=None if tn.embeddings is None else tn.embeddings[ti],
-                                  pred_depths=None if tn.pred_depths is None else tn.pred_depths[ti],
-                                  maha3=None if tn.maha3 is None else tn.maha3[ti])
+        sub = tn.rows(ti)
+        sub.pred_boxes = clipped[ti]
+        sub.maha2 = kalman.mahalanobis(xc, P[ti], r[ti], xyxy_to_cxcywh(db))
         sub_ef, _ = edge_features(sub, nodes)                     # against every detection (feature 12 needs them)
         ef[np.ix_(ti, dj)] = sub_ef[:, dj]
         tn.maha2[np.ix_(ti, dj)] = sub.maha2[:, dj]
@@ -473,7 +465,7 @@ class Tracker:
         d2 = tn.maha2
         if tn.maha3 is not None:
             d2 = 0.5 * (d2 + tn.maha3)
-        s = np.maximum(np.maximum(iou, np.exp(-0.125 * d2)), graph.get("border_overlap", 0.0))
+        s = np.maximum(np.maximum(iou, np.exp(-0.125 * d2)), graph["border_overlap"])
         # Hidden tracks: the object reappears somewhere on its path with about its old size.
         hidden = tn.misses[:, None] > 0
         sigma = c.reappear_sigma + c.reappear_sigma_growth * tn.misses[:, None]
