@@ -89,3 +89,26 @@ def test_coasting_error_is_centre_distance_of_pre_occlusion_id():
     assert s["coasting_error_px"] == pytest.approx(8.0)
     assert s["coasting_coverage"] == pytest.approx(1.0)
     assert s["occlusion_recovery"] == 1.0
+
+
+def test_why_an_episode_was_not_recovered():
+    gt = one_object(VIS)
+    wall = track(gt, 2, range(1, 26), 3)
+
+    def failures(res):
+        s = occlusion_stats(gt, res).summary()
+        keys = ("no_pre_id", "unmatched", "new_id", "other_track")
+        out = {k: s[f"occlusion_failed_{k}"] for k in keys}
+        assert sum(out.values()) == s["occlusion_episodes_judged"] - s["occlusion_episodes_recovered"]
+        return {k: v for k, v in out.items() if v}
+
+    assert failures(np.concatenate([track(gt, 1, range(1, 11), 7), track(gt, 1, range(17, 26), 7), wall])) == {}
+    assert failures(np.concatenate([track(gt, 1, range(17, 26), 7), wall])) == {"no_pre_id": 1}
+    assert failures(np.concatenate([track(gt, 1, range(1, 11), 7), track(gt, 1, range(20, 26), 7), wall])) \
+        == {"unmatched": 1}
+    assert failures(np.concatenate([track(gt, 1, range(1, 11), 7), track(gt, 1, range(17, 26), 8), wall])) \
+        == {"new_id": 1}
+    # The wall's track 3 jumps onto the object when it comes back: another track took it.
+    jump = np.concatenate([track(gt, 1, range(1, 11), 7), track(gt, 2, range(1, 17), 3),
+                           track(gt, 1, range(17, 26), 3)])
+    assert failures(jump) == {"other_track": 1}

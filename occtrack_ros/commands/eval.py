@@ -82,6 +82,9 @@ def run(args) -> int:
     print(f"fully occluded gt rows: {'ignored (distractors)' if ignore else 'counted (MOTChallenge protocol)'}; "
           f"sequences: {', '.join(gts)}")
     print(format_text({n: r["combined"] for n, r in results.items()}))
+    for line in (recovery_failures_line(n, r["combined"]) for n, r in results.items()):
+        if line:
+            print(line)
     if args.per_sequence and len(gts) > 1:
         for seq in gts:
             print(f"\n{seq}")
@@ -97,3 +100,14 @@ def run(args) -> int:
         write_json(args.json, payload)
         print(f"wrote {args.json}")
     return 0
+
+
+def recovery_failures_line(name: str, m: dict) -> str | None:
+    """Why judged occlusion episodes were not recovered (occtrack_ros/evaluation/occlusion.py), or None."""
+    judged = m.get("occlusion_episodes_judged") or 0
+    if not judged:
+        return None
+    return (f"occlusion episodes not recovered, {name}: {judged - m['occlusion_episodes_recovered']} of {judged} "
+            f"judged (no pre-occlusion id {m['occlusion_failed_no_pre_id']}, not matched in time "
+            f"{m['occlusion_failed_unmatched']}, back as a new id {m['occlusion_failed_new_id']}, taken by "
+            f"another track {m['occlusion_failed_other_track']})")

@@ -27,6 +27,12 @@ Definitions (quoted in the README):
   frames (of episodes with a pre-occlusion id) that have such a row. Trackers that do not report
   boxes for unobserved tracks (SORT, ByteTrack, OC-SORT as packaged) have no coasting rows:
   coasting error undefined (null), coverage 0.
+- **Why a judged episode was not recovered** (``occlusion_failed_*`` counts, summing to judged minus
+  recovered): ``no_pre_id``, the object was never matched before the episode; ``unmatched``, it
+  was not matched in frames f .. f+2; ``new_id``, its first match there carries an id that first
+  appears in the results after the episode began (the object came back as a new track);
+  ``other_track``, that id was already in use before the episode (another track took the object:
+  a swap, or a track that jumped onto it).
 """
 from __future__ import annotations
 
@@ -57,13 +63,17 @@ class OcclusionStats:
     coast_frames: int = 0      # episode frames of episodes with a pre-occlusion id
     coast_rows: int = 0        # of those, frames with a row carrying the pre-occlusion id
     coast_dists: list[float] = field(default_factory=list)
+    failed_unmatched: int = 0  # judged, with a pre-occlusion id, not matched in the recovery window
+    failed_new_id: int = 0     # ... matched with an id first seen after the episode began
+    failed_other_track: int = 0  # ... matched with an id already in use before the episode
 
     def __add__(self, other: "OcclusionStats") -> "OcclusionStats":
         return OcclusionStats(
             self.episodes + other.episodes, self.judged + other.judged,
             self.judged_tracked + other.judged_tracked, self.recovered + other.recovered,
             self.coast_frames + other.coast_frames, self.coast_rows + other.coast_rows,
-            self.coast_dists + other.coast_dists,
+            self.coast_dists + other.coast_dists, self.failed_unmatched + other.failed_unmatched,
+            self.failed_new_id + other.failed_new_id, self.failed_other_track + other.failed_other_track,
         )
 
     def summary(self) -> dict:
@@ -76,6 +86,10 @@ class OcclusionStats:
             "occlusion_episodes": self.episodes,
             "occlusion_episodes_judged": self.judged,
             "occlusion_episodes_recovered": self.recovered,
+            "occlusion_failed_no_pre_id": self.judged - self.judged_tracked,
+            "occlusion_failed_unmatched": self.failed_unmatched,
+            "occlusion_failed_new_id": self.failed_new_id,
+            "occlusion_failed_other_track": self.failed_other_track,
         }
 
 
@@ -134,6 +148,9 @@ def occlusion_stats(gt: np.ndarray, res: np.ndarray, min_len: int = MIN_EPISODE_
     gt_row = {(int(r[FRAME]), int(r[ID])): r for r in ev}
     vis_frames = {int(oid): ev[(ev[:, ID] == oid) & (ev[:, VIS] > 0), FRAME] for oid in np.unique(ev[:, ID])}
     res_by_frame_id = {(int(r[FRAME]), int(r[ID])): r for r in res}
+    first_frame_of_id: dict[int, int] = {}
+    for f, i in zip(res[:, FRAME].astype(int), res[:, ID].astype(int)):
+        first_frame_of_id[i] = min(f, first_frame_of_id.get(i, f))
 
     for ep in episodes:
         matched_frames = by_object.get(ep.object_id, [])
@@ -163,6 +180,12 @@ def occlusion_stats(gt: np.ndarray, res: np.ndarray, min_len: int = MIN_EPISODE_
             continue
         stats.judged_tracked += 1
         first = next((f for f in matched_frames if reappear <= f < reappear + RECOVERY_WINDOW), None)
-        if first is not None and matches[(first, ep.object_id)] == pre_id:
+        if first is None:
+            stats.failed_unmatched += 1
+        elif matches[(first, ep.object_id)] == pre_id:
             stats.recovered += 1
+        elif first_frame_of_id[matches[(first, ep.object_id)]] >= ep.start:
+            stats.failed_new_id += 1
+        else:
+            stats.failed_other_track += 1
     return stats
