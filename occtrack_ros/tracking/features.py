@@ -7,8 +7,7 @@ the boxes-only mode shares one network with the full detector output.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -52,7 +51,7 @@ class TrackNodes:
         """The nodes of tracks ``idx`` (every per-track array, and the rows of the (T, N) ones)."""
         def pick(a):
             return None if a is None else a[idx]
-        return dataclasses.replace(
+        return replace(
             self, pred_boxes=self.pred_boxes[idx], last_boxes=self.last_boxes[idx], maha2=self.maha2[idx],
             misses=self.misses[idx], hits=self.hits[idx], confirmed=self.confirmed[idx],
             existence=self.existence[idx], velocity=self.velocity[idx], embeddings=pick(self.embeddings),
