@@ -433,8 +433,10 @@ class Tracker:
         ef[np.ix_(ti, dj)] = sub_ef[:, dj]
         tn.maha2[np.ix_(ti, dj)] = sub.maha2[:, dj]
 
-    def _border_overlap(self, tn: TrackNodes, nodes: FrameNodes) -> np.ndarray:
+    def _border_overlap(self, tn: TrackNodes, nodes: FrameNodes) -> np.ndarray | None:
         """(T, N) overlap of a seen track box and a detection cut by the same image border, else 0.
+
+        None when ``border_overlap`` is off or no such pair exists: nothing to add to the motion score.
 
         An object crossing the border shows a box that grows (entering) or shrinks (leaving) by a
         large factor from frame to frame, along the border, so IoU and the filter's size noise reject
@@ -442,16 +444,15 @@ class Tracker:
         larger one is what crossing it looks like: the overlap is intersection / smaller area.
         """
         T, N = len(tn.last_boxes), len(nodes.boxes)
-        out = np.zeros((T, N))
         c = self.config
         if not c.border_overlap or self._image_size is None or not T or not N:
-            return out
+            return None
         a, b = tn.last_boxes.astype(np.float64), nodes.boxes.astype(np.float64)
         ca = border_contact(xyxy_to_cxcywh(a), self._image_size, c.border_margin_px).reshape(T, 4)
         cb = border_contact(xyxy_to_cxcywh(b), self._image_size, c.border_margin_px).reshape(N, 4)
         same = (ca[:, None, :] & cb[None, :, :]).any(axis=2) & (tn.misses == 0)[:, None]
         if not same.any():
-            return out
+            return None
         inter = intersection(a, b)
         small = np.minimum(area(a)[:, None], area(b)[None, :])
         return np.where(same, inter / np.maximum(small, 1e-9), 0.0)
@@ -465,7 +466,9 @@ class Tracker:
         d2 = tn.maha2
         if tn.maha3 is not None:
             d2 = 0.5 * (d2 + tn.maha3)
-        s = np.maximum(np.maximum(iou, np.exp(-0.125 * d2)), graph["border_overlap"])
+        s = np.maximum(iou, np.exp(-0.125 * d2))
+        if graph["border_overlap"] is not None:
+            s = np.maximum(s, graph["border_overlap"])
         # Hidden tracks: the object reappears somewhere on its path with about its old size.
         hidden = tn.misses[:, None] > 0
         sigma = c.reappear_sigma + c.reappear_sigma_growth * tn.misses[:, None]
