@@ -67,13 +67,13 @@ def _max_excluding_self(m: np.ndarray) -> np.ndarray:
     T, N = m.shape
     if N < 2:
         return np.zeros_like(m)
-    order = np.argsort(-m, axis=1)
-    top1 = np.take_along_axis(m, order[:, :1], axis=1)            # (T, 1)
-    top2 = np.take_along_axis(m, order[:, 1:2], axis=1)           # (T, 1)
-    out = np.repeat(top1, N, axis=1)                              # (T, N)
-    is_top = np.zeros_like(m, dtype=bool)
-    np.put_along_axis(is_top, order[:, :1], True, axis=1)
-    return np.where(is_top, np.repeat(top2, N, axis=1), out)
+    rows = np.arange(T)
+    top = m.argmax(axis=1)                                        # (T,) where each row's maximum is
+    rest = m.copy()
+    rest[rows, top] = -np.inf
+    out = np.repeat(m[rows, top][:, None], N, axis=1)             # (T, N) the row maximum ...
+    out[rows, top] = rest.max(axis=1)                             # ... except at the maximum itself
+    return out
 
 
 def _path_offsets(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,7 +90,8 @@ def _path_offsets(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
 
 def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distance of points p (N, 2) to the segments a[i]-b[i] (T, 2 each) -> (T, N)."""
-    return np.linalg.norm(_path_offsets(p, a, b)[0], axis=2)
+    off = _path_offsets(p, a, b)[0]
+    return np.sqrt((off * off).sum(-1))
 
 
 def reappear_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, scale: np.ndarray, perp_ratio: float = 1.0,
@@ -104,7 +105,7 @@ def reappear_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, scale: np.nda
     1 gives ``segment_distance / scale``.
     """
     off, ab, length = _path_offsets(p, a, b)
-    dist = np.linalg.norm(off, axis=2)
+    dist = np.sqrt((off * off).sum(-1))
     if perp_ratio == 1.0:
         return dist / scale[:, None]
     u = ab / np.maximum(length, 1e-9)[:, None]                    # (T, 2) path direction
@@ -204,8 +205,12 @@ def edge_features(tracks: TrackNodes, dets: FrameNodes) -> tuple[np.ndarray, np.
     return out, ioa.max(axis=1).astype(np.float32)
 
 
-def spatial_features(boxes: np.ndarray, depths: np.ndarray | None) -> np.ndarray:
-    """(N, N, SPATIAL_FEATURES) pairwise relations inside one frame (i -> j)."""
+def spatial_features(boxes: np.ndarray, depths: np.ndarray | None,
+                     overlaps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(N, N, SPATIAL_FEATURES) pairwise relations inside one frame (i -> j).
+
+    ``overlaps``: ``iou_ioa_matrices(boxes, boxes)`` when the caller has them already.
+    """
     b = boxes.astype(np.float64)
     N = len(b)
     out = np.zeros((N, N, SPATIAL_FEATURES), np.float32)
@@ -213,7 +218,7 @@ def spatial_features(boxes: np.ndarray, depths: np.ndarray | None) -> np.ndarray
         return out
     w, h = _size(b)
     c = 0.5 * (b[:, :2] + b[:, 2:])
-    out[..., 0], ioa = iou_ioa_matrices(b, b)
+    out[..., 0], ioa = overlaps if overlaps is not None else iou_ioa_matrices(b, b)
     out[..., 1] = ioa
     out[..., 2] = ioa.T
     out[..., 3] = np.clip((c[None, :, 0] - c[:, None, 0]) / w[:, None], -8, 8) / 4.0

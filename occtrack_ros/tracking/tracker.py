@@ -13,7 +13,15 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from occtrack_ros.tracking import kalman
-from occtrack_ros.tracking.box_ops import area, cxcywh_to_xyxy, intersection, ioa_matrix, iou_matrix, xyxy_to_cxcywh
+from occtrack_ros.tracking.box_ops import (
+    area,
+    cxcywh_to_xyxy,
+    intersection,
+    ioa_matrix,
+    iou_ioa_matrices,
+    iou_matrix,
+    xyxy_to_cxcywh,
+)
 from occtrack_ros.tracking.config import TrackerConfig
 from occtrack_ros.tracking.ego_motion import backproject, project, rotation_homography, warp_points
 from occtrack_ros.tracking.features import (
@@ -82,6 +90,15 @@ def complete_boxes(boxes: np.ndarray, full_size: np.ndarray, expected: np.ndarra
     boxes = np.asarray(boxes, np.float64)
     out = boxes.copy()
     border = border_contact(boxes, image_size, margin)                     # (M, 2, 2)
+    with np.errstate(invalid="ignore"):
+        need = np.isfinite(full_size) & (boxes[:, 2:4] < full_size)         # (M, 2) seen smaller than whole
+        cut = border[:, :, 0] != border[:, :, 1]                            # (M, 2) a reason to complete it
+        if occluded is not None:
+            cut |= occluded[:, :, 0] != occluded[:, :, 1]
+        if ratio > 0 and expected is not None:
+            cut |= boxes[:, 2:4] < ratio * full_size
+    if not (need & cut).any():
+        return out                                                         # nothing is cut: the common case
     for axis in (0, 1):
         size, seen = full_size[:, axis], boxes[:, 2 + axis]
         with np.errstate(invalid="ignore"):
@@ -309,8 +326,7 @@ class Tracker:
         self._complete_boxes()
         ended = merged + [t for t in self.tracks if t.state == TrackState.LOST]
         self.tracks = [t for t in self.tracks if t.state != TrackState.LOST]
-        live = [self._public(t) for t in self.tracks]
-        return TrackerOutput(tracks=live, ended=[self._public(t) for t in ended], edges=self._scene_graph())
+        return TrackerOutput(tracks=self._public(self.tracks), ended=self._public(ended), edges=self._scene_graph())
 
     def step(self, detections: Detections, frame: Frame) -> TrackerOutput:
         """Predict + correct for one frame (``frame.stamp_ns`` and ``frame.T_world_cam`` drive predict)."""
@@ -389,10 +405,9 @@ class Tracker:
         self._compare_cut_detections_in_view(tn, nodes, x, P, r, ef)
         # Where a hidden object may reappear: on its path from where it was last seen to where constant
         # velocity puts it now (edge feature 16 is the isotropic distance the network was trained on).
-        last = xyxy_to_cxcywh(tn.last_boxes)
         reappear = np.clip(reappear_distance(
-            xyxy_to_cxcywh(nodes.boxes)[:, :2], last[:, :2], xyxy_to_cxcywh(tn.pred_boxes)[:, :2],
-            np.sqrt(np.maximum(last[:, 2] * last[:, 3], 1e-6)), c.reappear_perp_ratio), 0, 8)
+            z[:, :2], last[:, :2], x[:, :2], np.sqrt(np.maximum(last[:, 2] * last[:, 3], 1e-6)),
+            c.reappear_perp_ratio), 0, 8)
         return {"tracks": tn, "edge": ef, "covered": covered, "reappear": reappear,
                 "border_overlap": self._border_overlap(tn, nodes),
                 "track": track_features(tn, covered), "det": self._det_features(nodes),
@@ -573,10 +588,13 @@ class Tracker:
         inside = ~border_contact(z_raw, self._image_size, c.border_margin_px).any(axis=(1, 2))
         h = np.maximum(x[:, 3:4], 1.0)
         r = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * np.maximum(x[:, 2:4], 1.0)], 1)
+        prior_center = x[:, 0:2].copy()
         x, P = kalman.update(x, P, r, z)
-        for k, (i, j) in enumerate(matches):
-            t = self.tracks[i]
-            t.prior_center = t.x[0:2].copy() if t.misses == 0 else None
+        tracks = [self.tracks[i] for i in ti]
+        depths = [None] * len(matches) if nodes.depths is None else [float(d) for d in nodes.depths[di]]
+        new_full, prior_obs = self._full_sizes_seen(tracks, z_raw, inside, depths)
+        for k, (t, j) in enumerate(zip(tracks, di)):
+            t.prior_center = prior_center[k] if t.misses == 0 else None
             gap = t.misses + 1
             t.x, t.P = x[k], P[k]
             if gap > 2 and t.last_z is not None:
@@ -585,23 +603,9 @@ class Tracker:
                 t.x[4:6] = (z[k, :2] - t.last_z[:2]) / gap
                 t.x[0:2] = z[k, :2]
                 t.P[4:6, 4:6] = np.eye(2) * (c.std_velocity * h[k, 0]) ** 2 * 4
-            t.last_z = z[k].copy()
-            depth_now = float(nodes.depths[j]) if nodes.depths is not None else None
-            if inside[k]:
-                # A box clear of the border and not suddenly smaller: the object's full size. A smaller box
-                # that stays so for amodal_max_cut_frames is the object itself changing size (it moved away).
-                full = self._full_size_at(t, depth_now)
-                whole = full is None or (z_raw[k, 2:4] >= c.amodal_ratio * full).all()
-                t.cut_frames = 0 if whole else t.cut_frames + 1
-                if whole or t.cut_frames > c.amodal_max_cut_frames:
-                    t.full_size = (z_raw[k, 2:4].copy() if full is None or not whole
-                                   else 0.7 * full + 0.3 * z_raw[k, 2:4])
-                    t.full_size_depth = depth_now
-                if whole and c.shape_prior_rate > 0:
-                    w, hh = np.maximum(z_raw[k, 2:4], 1.0)
-                    obs = np.array([np.log(w / hh), np.log(w), np.log(hh)])
-                    self._shape_prior = obs if self._shape_prior is None else \
-                        self._shape_prior + c.shape_prior_rate * (obs - self._shape_prior)
+            t.last_z = z[k]
+            if new_full[k] is not None:
+                t.full_size, t.full_size_depth = new_full[k], depths[k]
             t.score = float(nodes.scores[j])
             t.detection_index = int(j)
             t.last_observed_ns = self._stamp
@@ -614,8 +618,48 @@ class Tracker:
             t.mark_hit(c.n_init)
             if was_tentative and (t.state == TrackState.CONFIRMED or t.hits == c.reid_confirm_hits):
                 confirmed.append(t)   # may take over a hidden track's id (_reidentify_confirmed)
-        self._update_memory([self.tracks[i] for i in ti], di, nodes)
+        self._update_shape_prior(prior_obs)
+        self._update_memory(tracks, di, nodes)
         return confirmed
+
+    def _full_sizes_seen(self, tracks: list[TrackRecord], z_raw: np.ndarray, inside: np.ndarray,
+                         depths: list) -> tuple[list, np.ndarray]:
+        """Whole-object sizes from this frame's boxes of matched ``tracks`` (updates their ``cut_frames``).
+
+        A box clear of the border (``inside``) and not suddenly smaller is the object's full size. A
+        smaller box that stays so for ``amodal_max_cut_frames`` is the object itself changing size (it
+        moved away). Returns each track's new full size (None: unchanged) and the (log w/h, log w,
+        log h) rows of the whole boxes, in order, for the scene's shape prior.
+        """
+        c = self.config
+        K = len(tracks)
+        full = np.full((K, 2), np.nan)
+        for k, t in enumerate(tracks):
+            if inside[k] and t.full_size is not None:
+                full[k] = self._full_size_at(t, depths[k])
+        known = ~np.isnan(full[:, 0])
+        seen = z_raw[:, 2:4]
+        whole = inside & (~known | (seen >= c.amodal_ratio * full).all(axis=1))
+        blended = np.where(known[:, None] & whole[:, None], 0.7 * full + 0.3 * seen, seen)
+        new_full = [None] * K
+        for k in np.flatnonzero(inside):
+            t = tracks[k]
+            t.cut_frames = 0 if whole[k] else t.cut_frames + 1
+            if whole[k] or t.cut_frames > c.amodal_max_cut_frames:
+                new_full[k] = blended[k]
+        w, h = np.maximum(seen[whole], 1.0).T
+        return new_full, np.stack([np.log(w / h), np.log(w), np.log(h)], axis=1)
+
+    def _update_shape_prior(self, obs: np.ndarray) -> None:
+        """Running mean (rate ``shape_prior_rate``) of the whole boxes' (log w/h, log w, log h) rows ``obs``."""
+        rate = self.config.shape_prior_rate
+        if rate <= 0 or not len(obs):
+            return
+        prior = None if self._shape_prior is None else self._shape_prior.tolist()
+        for row in obs.tolist():
+            prior = row if prior is None else [p + rate * (o - p) for p, o in zip(prior, row)]
+        self._shape_prior = np.array(prior)
+
 
     def _complete_boxes(self) -> None:
         """Set every track's reported (amodal) box: its filtered box completed where something cuts it.
@@ -640,14 +684,16 @@ class Tracker:
         if not tr:
             return
         expected = np.full((len(tr), 4), np.nan)
+        last = [k for k, t in enumerate(tr) if t.amodal is not None]
+        if last:
+            expected[last] = np.stack([tr[k].amodal for k in last])
+            expected[last, :2] += np.stack([tr[k].x[4:6] for k in last])
         occluded = np.zeros((len(tr), 2, 2), bool)
-        for k, t in enumerate(tr):
-            if t.amodal is not None:
-                expected[k] = t.amodal
-                expected[k, :2] += t.x[4:6]
-            if self._depth_map is not None and t.depth is not None and t.misses == 0:
-                occluded[k] = occluder_sides(self._seen_box(t), t.depth, self._depth_map,
-                                             nearer=c.occluder_depth_ratio)
+        if self._depth_map is not None:
+            for k, t in enumerate(tr):
+                if t.depth is not None and t.misses == 0:
+                    occluded[k] = occluder_sides(self._seen_box(t), t.depth, self._depth_map,
+                                                 nearer=c.occluder_depth_ratio)
         boxes = complete_boxes(np.stack([self._seen_box(t) for t in tr]), np.stack(sizes), expected,
                                self._image_size, c.border_margin_px, c.amodal_ratio, occluded)
         for t, b in zip(tr, boxes):
@@ -906,26 +952,32 @@ class Tracker:
         return new
 
     # ---------------------------------------------------------------- output
-    def _public(self, t: TrackRecord) -> Track:
+    def _public(self, records: list[TrackRecord]) -> list[Track]:
+        """The public ``Track`` of each record: its reported box (amodal when completed) and 3D state."""
+        if not records:
+            return []
         fps = self.config.fps
-        cx, cy, w, h = self._seen_box(t)
-        if t.amodal is not None:
-            cx, cy, w, h = t.amodal
-        box = np.array([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], np.float32)
-        pos = vel = pos_cov = vel_cov = size = None
-        if t.x3 is not None:
-            pos, vel = t.x3[:3].copy(), t.x3[3:6] * fps
-            pos_cov, vel_cov = t.P3[:3, :3].copy(), t.P3[3:6, 3:6] * fps ** 2
-            if self._K is not None:
-                d = (t.depth if t.depth is not None else 1.0)
-                size = np.array([t.x[2] * d / self._K[0, 0], t.x[3] * d / self._K[1, 1], t.x[2] * d / self._K[0, 0]])
-        return Track(
-            track_id=t.track_id, state=t.state, box=box, existence_probability=float(t.existence),
-            visible_fraction=self._visible_fraction(t, (cx, cy, w, h)), score=t.score,
-            position=pos, position_cov=pos_cov, velocity=vel, velocity_cov=vel_cov, size=size, age=t.age,
-            frames_observed=t.hits, frames_occluded=t.misses, first_seen_ns=t.first_seen_ns,
-            last_observed_ns=t.last_observed_ns, detection_index=t.detection_index, uuid=t.uuid,
-        )
+        boxes = np.stack([t.amodal if t.amodal is not None else self._seen_box(t) for t in records])   # cxcywh
+        half = 0.5 * boxes[:, 2:4]
+        xyxy = np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1).astype(np.float32)
+        out = []
+        for t, box, seen in zip(records, xyxy, boxes):
+            pos = vel = pos_cov = vel_cov = size = None
+            if t.x3 is not None:
+                pos, vel = t.x3[:3].copy(), t.x3[3:6] * fps
+                pos_cov, vel_cov = t.P3[:3, :3].copy(), t.P3[3:6, 3:6] * fps ** 2
+                if self._K is not None:
+                    d = (t.depth if t.depth is not None else 1.0)
+                    size = np.array([t.x[2] * d / self._K[0, 0], t.x[3] * d / self._K[1, 1],
+                                     t.x[2] * d / self._K[0, 0]])
+            out.append(Track(
+                track_id=t.track_id, state=t.state, box=box, existence_probability=float(t.existence),
+                visible_fraction=self._visible_fraction(t, seen), score=t.score,
+                position=pos, position_cov=pos_cov, velocity=vel, velocity_cov=vel_cov, size=size, age=t.age,
+                frames_observed=t.hits, frames_occluded=t.misses, first_seen_ns=t.first_seen_ns,
+                last_observed_ns=t.last_observed_ns, detection_index=t.detection_index, uuid=t.uuid,
+            ))
+        return out
 
     def _visible_fraction(self, t: TrackRecord, box) -> float:
         """Estimated share of the object that is visible, in [0, 1] (``Track.visible_fraction``).
@@ -972,15 +1024,16 @@ class Tracker:
         # that nearness; on its own it rates almost every pair of a busy scene above 0.6.
         c = 0.5 * (boxes[:, :2] + boxes[:, 2:])
         size = np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0))
-        dist = np.linalg.norm(c[:, None] - c[None], axis=2) / (0.5 * (size[:, None] + size[None]))
+        diff = c[:, None] - c[None]
+        dist = np.sqrt((diff * diff).sum(-1)) / (0.5 * (size[:, None] + size[None]))
         adj = np.exp(-0.5 * dist ** 2)
         if depths is not None:
             adj *= np.exp(-0.5 * (np.log(np.maximum(depths[:, None], 1e-3) / np.maximum(depths[None], 1e-3))
                                   / self.config.adjacent_depth_sigma) ** 2)
+        iou, covered = iou_ioa_matrices(boxes, boxes)             # covered (T, T): i covered by j
         if self._gnn is not None:
-            adj *= self._gnn.soft_adjacency(spatial_features(boxes, depths))
+            adj *= self._gnn.soft_adjacency(spatial_features(boxes, depths, (iou, covered)))
         np.fill_diagonal(adj, 0.0)
-        covered = ioa_matrix(boxes, boxes)                       # (T, T): i covered by j
         hidden = np.array([t.misses > 0 for t in tr])
         # j occludes i: i is hidden (or farther) and its box lies behind j's.
         behind = hidden[:, None] & ~hidden[None, :]
@@ -989,7 +1042,8 @@ class Tracker:
         thr = self.config.edge_min_weight
         occ = behind & (covered > thr)
         np.fill_diagonal(occ, False)
-        adjacent = np.triu(adj >= thr, k=1) & ~occ & ~occ.T
+        order = np.arange(len(tr))
+        adjacent = (order[:, None] < order[None, :]) & (adj >= thr) & ~occ & ~occ.T    # each pair once
         ids = [t.track_id for t in tr]
         edges = [GraphEdge(ids[j], ids[i], Relation.OCCLUDES, float(covered[i, j])) for i, j in zip(*np.nonzero(occ))]
         edges += [GraphEdge(ids[i], ids[j], Relation.ADJACENT, float(adj[i, j])) for i, j in zip(*np.nonzero(adjacent))]
