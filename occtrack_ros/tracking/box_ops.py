@@ -7,9 +7,10 @@ import numpy as np
 def xyxy_to_cxcywh(boxes: np.ndarray) -> np.ndarray:
     """(N, 4) xyxy -> (N, 4) centre x, centre y, width, height."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    return np.stack([boxes[:, 0] + 0.5 * w, boxes[:, 1] + 0.5 * h, w, h], axis=1)
+    out = np.empty_like(boxes)
+    np.subtract(boxes[:, 2:4], boxes[:, 0:2], out=out[:, 2:4])         # w, h
+    out[:, 0:2] = boxes[:, 0:2] + 0.5 * out[:, 2:4]
+    return out
 
 
 def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:

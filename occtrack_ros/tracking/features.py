@@ -116,15 +116,15 @@ def reappear_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, scale: np.nda
     return np.where(directed, shaped, dist) / scale[:, None]
 
 
-def det_features(nodes: FrameNodes) -> np.ndarray:
-    """(N, DET_FEATURES) per-detection features."""
+def det_features(nodes: FrameNodes, ioa: np.ndarray | None = None) -> np.ndarray:
+    """(N, DET_FEATURES) per-detection features; ``ioa``: ``ioa_matrix(boxes, boxes)`` when the caller has it."""
     b = nodes.boxes.astype(np.float64)
     N = len(b)
     out = np.zeros((N, DET_FEATURES), np.float32)
     if N == 0:
         return out
     w, h = _size(b)
-    ioa = ioa_matrix(b, b)                                        # (N, N) i covered by j
+    ioa = ioa_matrix(b, b) if ioa is None else ioa.copy()        # (N, N) i covered by j
     np.fill_diagonal(ioa, 0.0)
     out[:, 0] = nodes.scores
     out[:, 1] = np.log(h / np.median(h))

@@ -210,7 +210,7 @@ class Tracker:
         self._frames = 0
         self._depth_map = None
         self._last_features = None    # graph inputs of the last correct(), used to build training data
-        self._det_feature_cache = None  # (FrameNodes, det_features) of the current frame
+        self._det_feature_cache = None  # (FrameNodes, det_features, spatial_features) of the current frame
         # Shape prior of the scene's objects (log w/h and log w, log h of whole boxes, running means):
         # completes boxes cut by the image border before the track has ever seen its object whole.
         self._shape_prior: np.ndarray | None = None
@@ -233,8 +233,8 @@ class Tracker:
         self._predicted = True
         if not self.tracks:
             return
-        x = np.stack([t.x for t in self.tracks])                 # (T, 8)
-        P = np.stack([t.P for t in self.tracks])                 # (T, 8, 8)
+        x = np.array([t.x for t in self.tracks])                 # (T, 8)
+        P = np.array([t.P for t in self.tracks])                 # (T, 8, 8)
         h = np.maximum(x[:, 3:4], 1.0)
         wh = np.maximum(x[:, 2:4], 1.0)
         q_pos = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * wh], axis=1)
@@ -270,8 +270,8 @@ class Tracker:
         idx = [i for i, t in enumerate(self.tracks) if t.x3 is not None]
         if not idx:
             return
-        x3 = np.stack([self.tracks[i].x3 for i in idx])          # (M, 6)
-        P3 = np.stack([self.tracks[i].P3 for i in idx])          # (M, 6, 6)
+        x3 = np.array([self.tracks[i].x3 for i in idx])          # (M, 6)
+        P3 = np.array([self.tracks[i].P3 for i in idx])          # (M, 6, 6)
         q = np.full((len(idx), 3), c.accel_std / c.fps)
         x3, P3 = kalman.predict(x3, P3, dt, 0.5 * q, q)
         if self._K is not None:
@@ -375,8 +375,8 @@ class Tracker:
     def _graph_inputs(self, nodes: FrameNodes) -> dict:
         c = self.config
         tr = self.tracks
-        x = np.stack([t.x for t in tr])                          # (T, 8)
-        P = np.stack([t.P for t in tr])                          # (T, 8, 8)
+        x = np.array([t.x for t in tr])                          # (T, 8)
+        P = np.array([t.P for t in tr])                          # (T, 8, 8)
         h = np.maximum(x[:, 3:4], 1.0)
         r = np.concatenate([c.std_position * h, c.std_position * h, c.std_size * np.maximum(x[:, 2:4], 1.0)], 1)
         z = xyxy_to_cxcywh(nodes.boxes)
@@ -384,16 +384,16 @@ class Tracker:
         maha3 = None
         pred_depths = None
         if nodes.positions is not None and all(t.x3 is not None for t in tr):
-            x3 = np.stack([t.x3 for t in tr])
-            P3 = np.stack([t.P3 for t in tr])
+            x3 = np.array([t.x3 for t in tr])
+            P3 = np.array([t.P3 for t in tr])
             pred_depths = np.array([(t.depth if t.depth is not None else 1.0) for t in tr])
             r3 = c.std_depth_rel * pred_depths[:, None] * np.ones((1, 3)) + c.std_depth_abs
             maha3 = kalman.mahalanobis(x3, P3, r3, nodes.positions)
         emb = None
         if nodes.embeddings is not None and all(t.embedding is not None for t in tr):
-            emb = np.stack([t.embedding for t in tr])
+            emb = np.array([t.embedding for t in tr])
             emb = unit_rows(emb)
-        last = np.stack([t.last_z if t.last_z is not None else t.x[:4] for t in tr])
+        last = np.array([t.last_z if t.last_z is not None else t.x[:4] for t in tr])
         tn = TrackNodes(
             pred_boxes=cxcywh_to_xyxy(x[:, :4]), last_boxes=cxcywh_to_xyxy(last), maha2=maha2,
             misses=np.array([t.misses for t in tr], np.float64), hits=np.array([t.hits for t in tr], np.float64),
@@ -411,7 +411,7 @@ class Tracker:
         return {"tracks": tn, "edge": ef, "covered": covered, "reappear": reappear,
                 "border_overlap": self._border_overlap(tn, nodes),
                 "track": track_features(tn, covered), "det": self._det_features(nodes),
-                "spatial": spatial_features(nodes.boxes, nodes.depths)}
+                "spatial": self._frame_features(nodes)[1]}
 
     def _compare_cut_detections_in_view(self, tn: TrackNodes, nodes: FrameNodes, x: np.ndarray, P: np.ndarray,
                                         r: np.ndarray, ef: np.ndarray) -> None:
@@ -533,7 +533,7 @@ class Tracker:
     def _learned_probability(self, graph: dict) -> np.ndarray:
         tr = self.tracks
         H = self.model.config.hidden
-        mem = np.stack([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tr])
+        mem = np.array([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tr])
         logits = self._gnn.forward(graph["track"], mem.astype(np.float32), self._det_obs(graph["det"], None),
                                    graph["edge"], graph["spatial"])
         return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
@@ -581,8 +581,8 @@ class Tracker:
         confirmed = []
         ti = np.array([i for i, _ in matches])
         di = np.array([j for _, j in matches])
-        x = np.stack([self.tracks[i].x for i in ti])
-        P = np.stack([self.tracks[i].P for i in ti])
+        x = np.array([self.tracks[i].x for i in ti])
+        P = np.array([self.tracks[i].P for i in ti])
         z_raw = xyxy_to_cxcywh(nodes.boxes[di])
         z = amodal_measurement(x[:, :4], z_raw, c.partial_ratio)
         inside = ~border_contact(z_raw, self._image_size, c.border_margin_px).any(axis=(1, 2))
@@ -655,10 +655,11 @@ class Tracker:
         rate = self.config.shape_prior_rate
         if rate <= 0 or not len(obs):
             return
-        prior = None if self._shape_prior is None else self._shape_prior.tolist()
-        for row in obs.tolist():
-            prior = row if prior is None else [p + rate * (o - p) for p, o in zip(prior, row)]
-        self._shape_prior = np.array(prior)
+        rows = obs.tolist()
+        a, w, h = rows.pop(0) if self._shape_prior is None else self._shape_prior.tolist()
+        for oa, ow, oh in rows:                                   # plain floats: the same arithmetic, less overhead
+            a, w, h = a + rate * (oa - a), w + rate * (ow - w), h + rate * (oh - h)
+        self._shape_prior = np.array([a, w, h])
 
 
     def _complete_boxes(self) -> None:
@@ -676,7 +677,7 @@ class Tracker:
         if c.amodal_output and self._shape_prior is not None:
             unseen = [t for t in self.tracks if t.full_size is None and t.misses == 0]
             if unseen:
-                guess = prior_full_sizes(np.stack([self._seen_box(t) for t in unseen]), self._shape_prior,
+                guess = prior_full_sizes(np.array([self._seen_box(t) for t in unseen]), self._shape_prior,
                                          self._image_size, c.border_margin_px)
                 keep = np.isfinite(guess).all(axis=1)
                 tr += [t for t, k in zip(unseen, keep) if k]
@@ -686,15 +687,15 @@ class Tracker:
         expected = np.full((len(tr), 4), np.nan)
         last = [k for k, t in enumerate(tr) if t.amodal is not None]
         if last:
-            expected[last] = np.stack([tr[k].amodal for k in last])
-            expected[last, :2] += np.stack([tr[k].x[4:6] for k in last])
+            expected[last] = np.array([tr[k].amodal for k in last])
+            expected[last, :2] += np.array([tr[k].x[4:6] for k in last])
         occluded = np.zeros((len(tr), 2, 2), bool)
         if self._depth_map is not None:
             for k, t in enumerate(tr):
                 if t.depth is not None and t.misses == 0:
                     occluded[k] = occluder_sides(self._seen_box(t), t.depth, self._depth_map,
                                                  nearer=c.occluder_depth_ratio)
-        boxes = complete_boxes(np.stack([self._seen_box(t) for t in tr]), np.stack(sizes), expected,
+        boxes = complete_boxes(np.array([self._seen_box(t) for t in tr]), np.array(sizes), expected,
                                self._image_size, c.border_margin_px, c.amodal_ratio, occluded)
         for t, b in zip(tr, boxes):
             t.amodal = b
@@ -744,9 +745,9 @@ class Tracker:
         hidden = [t for t in self.tracks if t.state == TrackState.OCCLUDED and t.last_z is not None]
         if not hidden:
             return []
-        nb = np.stack([t.x[:4] for t in new])                     # (M, 4) cxcywh
-        lz = np.stack([t.last_z for t in hidden])                 # (K, 4) last seen, ego-compensated
-        pred = np.stack([t.x[:4] for t in hidden])                # (K, 4) predicted now
+        nb = np.array([t.x[:4] for t in new])                     # (M, 4) cxcywh
+        lz = np.array([t.last_z for t in hidden])                 # (K, 4) last seen, ego-compensated
+        pred = np.array([t.x[:4] for t in hidden])                # (K, 4) predicted now
         scale = np.sqrt(np.maximum(lz[:, 2] * lz[:, 3], 1.0))      # (K,)
         dist = reappear_distance(nb[:, :2], lz[:, :2], pred[:, :2], scale, c.reappear_perp_ratio)  # (K, M) box sizes
         # The reappearance spread grows with the time hidden (seconds, so that it means the same at any frame rate).
@@ -769,8 +770,8 @@ class Tracker:
             eh = [a for a, t in enumerate(hidden) if t.embedding is not None]
             en = [b for b, t in enumerate(new) if t.embedding is not None]
             if eh and en:
-                sim = unit_rows(np.stack([hidden[a].embedding for a in eh])) @ unit_rows(
-                    np.stack([new[b].embedding for b in en])).T
+                sim = unit_rows(np.array([hidden[a].embedding for a in eh])) @ unit_rows(
+                    np.array([new[b].embedding for b in en])).T
                 ok[np.ix_(eh, en)] &= sim >= c.reid_veto_similarity
         if not ok.any():
             return []
@@ -800,8 +801,8 @@ class Tracker:
                   and t.state == TrackState.OCCLUDED]
         if not seen or not missed:
             return []
-        iou = iou_matrix(cxcywh_to_xyxy(np.stack([t.x[:4] for t in missed])),
-                         cxcywh_to_xyxy(np.stack([t.x[:4] for t in seen])))        # (U, M)
+        iou = iou_matrix(cxcywh_to_xyxy(np.array([t.x[:4] for t in missed])),
+                         cxcywh_to_xyxy(np.array([t.x[:4] for t in seen])))        # (U, M)
         ended, used = [], set()
         for u, m in zip(*np.nonzero(iou >= c.duplicate_iou)):
             a, b = missed[u], seen[m]
@@ -859,10 +860,17 @@ class Tracker:
 
     def _det_features(self, nodes: FrameNodes) -> np.ndarray:
         """``det_features(nodes)``, computed once per frame (the graph and the GRU memory both use them)."""
+        return self._frame_features(nodes)[0]
+
+    def _frame_features(self, nodes: FrameNodes) -> tuple[np.ndarray, np.ndarray]:
+        """``det_features`` and ``spatial_features`` of this frame's detections, from one overlap computation."""
         cached = self._det_feature_cache
         if cached is None or cached[0] is not nodes:
-            cached = self._det_feature_cache = (nodes, det_features(nodes))
-        return cached[1]
+            b = nodes.boxes.astype(np.float64)
+            overlaps = iou_ioa_matrices(b, b) if len(b) else None
+            cached = self._det_feature_cache = (nodes, det_features(nodes, None if overlaps is None else overlaps[1]),
+                                                spatial_features(b, nodes.depths, overlaps))
+        return cached[1], cached[2]
 
     def _update_memory(self, tracks: list[TrackRecord], det_idx: np.ndarray, nodes: FrameNodes) -> None:
         """One GRU step per matched track: its memory integrates its whole observation history.
@@ -876,7 +884,7 @@ class Tracker:
         obs = self._det_obs(self._det_features(nodes)[det_idx], None if nodes.embeddings is None
                             else nodes.embeddings[det_idx].astype(np.float32))
         H = self.model.config.hidden
-        prev = np.stack([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tracks])
+        prev = np.array([t.memory if t.memory is not None else np.zeros(H, np.float32) for t in tracks])
         for t, m in zip(tracks, self._gnn.gru(obs.astype(np.float32), prev)):
             t.memory = m
 
@@ -884,7 +892,7 @@ class Tracker:
         """(T,) whether more than ``max_outside_fraction`` of each track's predicted box is off-image."""
         if self._image_size is None or not self.tracks:
             return np.zeros(len(self.tracks), bool)
-        b = cxcywh_to_xyxy(np.stack([t.x[:4] for t in self.tracks]))
+        b = cxcywh_to_xyxy(np.array([t.x[:4] for t in self.tracks]))
         inside = ioa_matrix(b, np.array([[0.0, 0.0, *self._image_size]]))[:, 0]    # share of each box in view
         return inside < 1.0 - self.config.max_outside_fraction
 
@@ -904,7 +912,7 @@ class Tracker:
         if len(pairs) < c.common_motion_min_tracks:
             return
         b = nodes.boxes[[j for _, j in pairs]]
-        res = 0.5 * (b[:, :2] + b[:, 2:]) - np.stack([p for p, _ in pairs])
+        res = 0.5 * (b[:, :2] + b[:, 2:]) - np.array([p for p, _ in pairs])
         shift = c.common_motion_gain * np.median(res, axis=0)
         for t in self.tracks:
             if t.misses > 0 and t.x3 is None:
@@ -957,7 +965,7 @@ class Tracker:
         if not records:
             return []
         fps = self.config.fps
-        boxes = np.stack([t.amodal if t.amodal is not None else self._seen_box(t) for t in records])   # cxcywh
+        boxes = np.array([t.amodal if t.amodal is not None else self._seen_box(t) for t in records])   # cxcywh
         half = 0.5 * boxes[:, 2:4]
         xyxy = np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1).astype(np.float32)
         out = []
@@ -1015,7 +1023,7 @@ class Tracker:
         tr = self.tracks
         if len(tr) < 2:
             return []
-        boxes = cxcywh_to_xyxy(np.stack([t.x[:4] for t in tr]))
+        boxes = cxcywh_to_xyxy(np.array([t.x[:4] for t in tr]))
         depths = None
         if all(t.x3 is not None for t in tr):
             depths = np.array([(t.depth if t.depth is not None else 1.0) for t in tr])
