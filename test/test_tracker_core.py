@@ -614,7 +614,8 @@ def test_visible_fraction_of_a_coasting_track():
 
 
 @pytest.mark.parametrize("field, value", [("reid_confirm_hits", -1), ("hidden_size_sigma", -0.1),
-                                          ("reappear_perp_ratio", 0.0), ("reappear_perp_ratio", 1.5)])
+                                          ("reappear_perp_ratio", 0.0), ("reappear_perp_ratio", 1.5),
+                                          ("hidden_spread_power", -1.0)])
 def test_new_tracker_knobs_are_validated(field, value):
     with pytest.raises(ValueError, match=field):
         make_tracker(TrackerConfig(**{field: value}))
@@ -681,3 +682,66 @@ def test_iou_and_ioa_from_one_intersection_equal_the_separate_functions():
     iou, ioa = iou_ioa_matrices(a, b)
     assert (iou == iou_matrix(a, b)).all() and (ioa == ioa_matrix(a, b)).all()
     assert iou.shape == (7, 5) and (iou > 0).any()
+
+
+def _two_hidden_tracks_one_detection(hidden_spread_power: float, with_b: bool = True) -> dict:
+    """A (moving right) hides at frame 15; B (moving left) is seen at 40..49 and hides; at 55 one box D
+    shows up 10 px past A's predicted box and half a box width past B's.
+
+    Returns {"A"|"B"|"D": ids reported on that object's boxes}."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, reid_on_confirm=False, hidden_spread_power=hidden_spread_power))
+    ids: dict[str, set] = {}
+    for i in range(60):
+        boxes = []
+        if i < 15:
+            boxes.append(([100 + 4 * i, 200, 130 + 4 * i, 240], "A"))
+        if with_b and 40 <= i < 50:
+            boxes.append(([407 - 4 * (i - 40), 200, 437 - 4 * (i - 40), 240], "B"))
+        if i >= 55:
+            boxes.append(([330, 200, 360, 240], "D"))
+        out = tracker.step(dets([b for b, _ in boxes]), frame(i))
+        for t in out.tracks:
+            if t.detection_index >= 0:
+                ids.setdefault(boxes[t.detection_index][1], set()).add(t.track_id)
+    return ids
+
+
+def test_recently_hidden_track_beats_a_long_hidden_one_for_a_detection_both_explain():
+    # D is 0.3 box sizes from A's path, A hidden 4 s (reappearance sigma 1.8 box sizes), and 0.5 box sizes
+    # from B's, B hidden 0.5 s (sigma 0.75): as a density B explains D 2.4 times better.
+    ids = _two_hidden_tracks_one_detection(0.0)
+    assert ids["D"] == ids["A"], "by distance in sigmas alone A takes D (the case this guards)"
+    ids = _two_hidden_tracks_one_detection(1.0)
+    assert ids["D"] == ids["B"] != ids["A"], "the track hidden 8 times longer took the detection"
+    ids = _two_hidden_tracks_one_detection(1.0, with_b=False)
+    assert ids["D"] == ids["A"], "alone, the long-hidden track must still take its object back"
+
+
+def _still_object_hidden_8_s(hidden_spread_power: float, x_new: float) -> dict:
+    """A stands at x = 300 for 2 s, is hidden for 8 s, then a box of its size shows up at ``x_new``.
+
+    Returns {"A"|"N": ids of confirmed tracks on that object's boxes}."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, hidden_spread_power=hidden_spread_power))
+    ids: dict[str, set] = {}
+    for i in range(110):
+        boxes = []
+        if i < 20:
+            boxes.append(([300, 200, 330, 240], "A"))
+        if i >= 100:
+            boxes.append(([x_new, 200, x_new + 30, 240], "N"))
+        out = tracker.step(dets([b for b, _ in boxes]), frame(i))
+        for t in out.tracks:
+            if t.detection_index >= 0 and t.state == TrackState.CONFIRMED:
+                ids.setdefault(boxes[t.detection_index][1], set()).add(t.track_id)
+    return ids
+
+
+def test_long_hidden_track_takes_back_only_what_starts_near_it():
+    # After 8 s hidden the reappearance sigma is 0.6 + 0.3 * 8 = 3 box sizes; 260 px is 7.5 box sizes, 2.5 sigmas:
+    # within the take-over's 3 sigmas, but as a density 5 times thinner than a fresh track's.
+    far = _still_object_hidden_8_s(0.0, 560)
+    assert far["N"] == far["A"], "by distance in sigmas alone the far box gets A's id (the case this guards)"
+    far = _still_object_hidden_8_s(1.0, 560)
+    assert far["N"] != far["A"], "a box 7.5 box sizes from where A vanished 8 s ago took A's id"
+    near = _still_object_hidden_8_s(1.0, 310)
+    assert near["N"] == near["A"], "A coming back where it was must keep its id"

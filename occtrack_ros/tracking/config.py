@@ -52,6 +52,10 @@ class TrackerConfig:
     #                                   after occlusion; needs detector embeddings; 0 = motion gate only)
     reid_veto_similarity: float = 0.8  # ... and never matches a detection that looks less alike than this (a
     #                                   different object crossing its predicted path); only with reid enabled
+    hidden_spread_power: float = 1.0  # a hidden track's motion score is scaled by (reappear_sigma / its current
+    #                                   reappearance sigma)^this, and a take-over must satisfy 0.5 (d / sigma)^2 +
+    #                                   this * log(sigma / reappear_sigma) <= 0.5 reid_confirm_sigmas^2: a density
+    #                                   that thins as the region grows, not only a distance (0 = off)
     reid_on_confirm: bool = True      # when a new track is confirmed, it takes over the id of a hidden track
     #                                   that could have reappeared there (see Tracker._reidentify_confirmed).
     #                                   Boxes only, it cost 4.7 IDF1 points on MOT17's crowds (50.4 vs 55.1):
@@ -139,6 +143,9 @@ class TrackerConfig:
         if self.hidden_size_sigma < 0 or not 0.0 < self.reappear_perp_ratio <= 1.0:
             raise ValueError(f"TrackerConfig: hidden_size_sigma must be >= 0 and reappear_perp_ratio in (0, 1], got "
                              f"{self.hidden_size_sigma}, {self.reappear_perp_ratio}")
+        if self.hidden_spread_power < 0:
+            raise ValueError(f"TrackerConfig.hidden_spread_power must be >= 0 (0 = off), got "
+                             f"{self.hidden_spread_power}")
         if self.fps <= 0:
             raise ValueError(f"TrackerConfig.fps must be > 0, got {self.fps}")
 

@@ -490,6 +490,11 @@ class Tracker:
         seg = graph["reappear"]
         s_re = np.exp(-0.5 * (seg / sigma) ** 2 - 0.5 * (ef[..., 17] / c.reappear_size_sigma) ** 2)
         s = np.where(hidden, np.maximum(s, s_re), s)
+        if c.hidden_spread_power > 0:
+            # A likelihood, not only a distance: the longer a track is hidden, the wider the region it may
+            # come back in, and the less any one detection in it is its object (a new object, or another
+            # hidden one with a tighter region, explains it as well).
+            s = np.where(hidden, s * (c.reappear_sigma / sigma) ** c.hidden_spread_power, s)
         if ef[0, 0, 9] > 0:   # appearance available
             s = 0.7 * s + 0.3 * np.clip(ef[..., 8], 0.0, 1.0)
         return s
@@ -758,6 +763,10 @@ class Tracker:
         cost = 0.5 * (dist / sigma) ** 2 + 0.5 * (size / c.reappear_size_sigma) ** 2
         k = c.reid_confirm_sigmas
         ok = (dist <= k * sigma) & (size <= k * c.reappear_size_sigma)
+        if c.hidden_spread_power > 0:
+            # As in the motion score, a density: the longer a track has been hidden, the closer to its path a
+            # new track must start to be its object (-log density within k sigmas of a fresh track's).
+            ok &= 0.5 * (dist / sigma) ** 2 + c.hidden_spread_power * np.log(sigma / c.reappear_sigma) <= 0.5 * k ** 2
         # Never two objects: the hidden track must have gone unseen for the new track's whole life.
         ok &= np.array([[h.last_observed_ns < n.first_seen_ns for n in new] for h in hidden])
         dh = np.array([h.depth if h.depth is not None else np.nan for h in hidden])
