@@ -10,7 +10,11 @@ import numpy as np
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    """1 / (1 + exp(-x)), computed in one buffer (the same arithmetic, fewer temporaries)."""
+    y = np.negative(x)
+    np.exp(y, out=y)
+    y += 1.0
+    return np.reciprocal(y, out=y)
 
 
 class NumpySceneGraphGNN:
@@ -33,7 +37,12 @@ class NumpySceneGraphGNN:
 
     def mlp(self, name: str, x: np.ndarray) -> np.ndarray:
         w1, b1, w2, b2 = self._mlp[name]
-        return np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+        h = x @ w1
+        h += b1
+        np.maximum(h, 0.0, out=h)
+        y = h @ w2
+        y += b2
+        return y
 
     def gru(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
         wi, bi, wh, bh = self._gru
@@ -79,7 +88,10 @@ class NumpySceneGraphGNN:
             w1, b1, w2, b2 = self._mlp[f"edge_update.{r}"]
             pre = (e.reshape(T * N, H) @ w1[:H]).reshape(T, N, -1) + (trk @ w1[H:2 * H] + b1)[:, None, :] \
                 + (det @ w1[2 * H:])[None, :, :]                                        # (T, N, H)
-            e = e + (np.maximum(pre, 0.0).reshape(T * N, -1) @ w2 + b2).reshape(T, N, H)
+            np.maximum(pre, 0.0, out=pre)
+            upd = pre.reshape(T * N, -1) @ w2
+            upd += b2
+            e = e + upd.reshape(T, N, H)
             wa, ba = self._att[r]
             att = _sigmoid(e.reshape(T * N, H) @ wa + ba).reshape(T, N, 1)
             msg = att * e
