@@ -166,10 +166,10 @@ def test_bench_tracker_output_parses():
     from occtrack_ros.commands.bench import parse_bench_tracker
 
     out = subprocess.run([sys.executable, "-m", "occtrack_ros.cli", "bench-tracker", "--objects", "5,20",
-                          "--frames", "25", "--weights", "none", "--threads", "1"],
+                          "--frames", "25", "--weights", "none", "--threads", "1", "--repeats", "2"],
                          capture_output=True, text=True, timeout=120, check=True).stdout
     parsed = parse_bench_tracker(out)
-    assert parsed["threads"] == 1 and parsed["frames"] == 25
+    assert parsed["threads"] == 1 and parsed["frames"] == 25 and parsed["repeats"] == 2
     assert sorted(parsed["rows"]) == [5, 20]
     assert parsed["columns"] == ["ours (motion only)", "SORT (trackers pkg)"]
     for cells in parsed["rows"].values():

@@ -347,6 +347,7 @@ def parse_bench_tracker(text: str) -> dict:
     columns = re.split(r"\s{2,}", lines[head].strip())[1:]
     threads = re.search(r"\bthreads=(\d+)", text)
     frames = re.search(r"\bframes=(\d+)", text)
+    repeats = re.search(r"\brepeats=(\d+)", text)
     notes = [line.strip()[len("note:"):].strip() for line in lines[:head] if line.strip().startswith("note:")]
     rows = {}
     for line in lines[head + 1:]:
@@ -360,7 +361,7 @@ def parse_bench_tracker(text: str) -> dict:
     if not rows:
         raise ValueError(f"no rows in bench-tracker output:\n{text}")
     return {"threads": int(threads.group(1)) if threads else None, "frames": int(frames.group(1)) if frames else None,
-            "columns": columns, "rows": rows, "notes": notes}
+            "repeats": int(repeats.group(1)) if repeats else 1, "columns": columns, "rows": rows, "notes": notes}
 
 
 def parse_bench_node(text: str) -> dict:
@@ -457,8 +458,11 @@ def bench_markdown(report: dict) -> str:
             lines += [f"FAILED: {trk['error']}", ""]
         else:
             rows = [[str(n)] + [f"{v[0]:.3f} / {v[1]:.3f}" for v in cells.values()] for n, cells in trk["rows"].items()]
+            best = (f" Each cell is the run with the lowest median of {trk['repeats']} interleaved runs (timeit's "
+                    "rule: on a shared machine the slower runs measure the other load)." if trk.get("repeats", 1) > 1
+                    else "")
             lines += [f"`occtrack bench-tracker`: boxes of bouncing objects, 5% dropouts, {trk['frames']} frames "
-                      f"(20 warm-up), {trk['threads']} torch thread(s).", "",
+                      f"(20 warm-up), {trk['threads']} torch thread(s).{best}", "",
                       markdown_table(["objects"] + trk["columns"], rows, "r" * (1 + len(trk["columns"]))), ""]
             lines += [f"Note (bench-tracker): {n}" for n in trk.get("notes", [])] + ([""] if trk.get("notes") else [])
 
