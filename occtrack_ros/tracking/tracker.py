@@ -666,7 +666,6 @@ class Tracker:
             a, w, h = a + rate * (oa - a), w + rate * (ow - w), h + rate * (oh - h)
         self._shape_prior = np.array([a, w, h])
 
-
     def _complete_boxes(self) -> None:
         """Set every track's reported (amodal) box: its filtered box completed where something cuts it.
 
@@ -978,7 +977,7 @@ class Tracker:
         half = 0.5 * boxes[:, 2:4]
         xyxy = np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1).astype(np.float32)
         out = []
-        for t, box, seen in zip(records, xyxy, boxes):
+        for t, box, cxcywh in zip(records, xyxy, boxes):
             pos = vel = pos_cov = vel_cov = size = None
             if t.x3 is not None:
                 pos, vel = t.x3[:3].copy(), t.x3[3:6] * fps
@@ -989,7 +988,7 @@ class Tracker:
                                      t.x[2] * d / self._K[0, 0]])
             out.append(Track(
                 track_id=t.track_id, state=t.state, box=box, existence_probability=float(t.existence),
-                visible_fraction=self._visible_fraction(t, seen), score=t.score,
+                visible_fraction=self._visible_fraction(t, cxcywh), score=t.score,
                 position=pos, position_cov=pos_cov, velocity=vel, velocity_cov=vel_cov, size=size, age=t.age,
                 frames_observed=t.hits, frames_occluded=t.misses, first_seen_ns=t.first_seen_ns,
                 last_observed_ns=t.last_observed_ns, detection_index=t.detection_index, uuid=t.uuid,
