@@ -745,3 +745,14 @@ def test_long_hidden_track_takes_back_only_what_starts_near_it():
     assert far["N"] != far["A"], "a box 7.5 box sizes from where A vanished 8 s ago took A's id"
     near = _still_object_hidden_8_s(1.0, 310)
     assert near["N"] == near["A"], "A coming back where it was must keep its id"
+
+
+def test_max_over_the_other_detections_matches_brute_force():
+    from occtrack_ros.tracking.features import _max_excluding_self
+
+    rng = np.random.default_rng(0)
+    for T, N in [(1, 1), (3, 1), (4, 2), (6, 7), (20, 20)]:
+        m = rng.integers(0, 4, size=(T, N)).astype(float) / 4     # many ties
+        brute = np.array([[max((m[i, k] for k in range(N) if k != j), default=0.0) for j in range(N)]
+                          for i in range(T)])
+        np.testing.assert_array_equal(_max_excluding_self(m), brute)
