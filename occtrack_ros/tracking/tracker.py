@@ -402,19 +402,19 @@ class Tracker:
             embeddings=emb, pred_depths=pred_depths, maha3=maha3, image_size=self._image_size,
         )
         ef, covered = edge_features(tn, nodes)
-        self._compare_cut_detections_in_view(tn, nodes, x, P, r, ef)
+        self._compare_cut_detections_in_view(tn, nodes, z, x, P, r, ef)
         # Where a hidden object may reappear: on its path from where it was last seen to where constant
         # velocity puts it now (edge feature 16 is the isotropic distance the network was trained on).
         reappear = np.clip(reappear_distance(
             z[:, :2], last[:, :2], x[:, :2], np.sqrt(np.maximum(last[:, 2] * last[:, 3], 1e-6)),
             c.reappear_perp_ratio), 0, 8)
         return {"tracks": tn, "edge": ef, "covered": covered, "reappear": reappear,
-                "border_overlap": self._border_overlap(tn, nodes),
+                "border_overlap": self._border_overlap(tn, nodes, z),
                 "track": track_features(tn, covered), "det": self._det_features(nodes),
                 "spatial": self._frame_features(nodes)[1]}
 
-    def _compare_cut_detections_in_view(self, tn: TrackNodes, nodes: FrameNodes, x: np.ndarray, P: np.ndarray,
-                                        r: np.ndarray, ef: np.ndarray) -> None:
+    def _compare_cut_detections_in_view(self, tn: TrackNodes, nodes: FrameNodes, z: np.ndarray, x: np.ndarray,
+                                        P: np.ndarray, r: np.ndarray, ef: np.ndarray) -> None:
         """Compare detections cut by the image border with the in-view part of each prediction (in place).
 
         A detector sees only what is inside the image: an object leaving through the border gives a box
@@ -422,7 +422,8 @@ class Tracker:
         runs on past it. For such a detection (an edge within ``border_margin_px`` of the border, none
         beyond it) the expected measurement is the predicted box clipped to the image, so its edge
         features and Mahalanobis distance are recomputed against that. Detections that extend past the
-        border (whole-object boxes, e.g. from ground truth) keep the unclipped prediction.
+        border (whole-object boxes, e.g. from ground truth) keep the unclipped prediction. ``z``: the
+        detections as cxcywh (N, 4).
         """
         c = self.config
         if not c.clip_prediction_to_view or self._image_size is None:
@@ -435,7 +436,7 @@ class Tracker:
             & (clipped[:, 3] > clipped[:, 1])
         db = nodes.boxes.astype(np.float64)
         beyond = (db[:, 0] < -m) | (db[:, 1] < -m) | (db[:, 2] > W + m) | (db[:, 3] > H + m)
-        cut = border_contact(xyxy_to_cxcywh(db), self._image_size, m).any(axis=(1, 2)) & ~beyond
+        cut = border_contact(z, self._image_size, m).any(axis=(1, 2)) & ~beyond
         if not crosses.any() or not cut.any():
             return
         ti, dj = np.flatnonzero(crosses), np.flatnonzero(cut)
@@ -443,12 +444,12 @@ class Tracker:
         xc[:, :4] = xyxy_to_cxcywh(clipped[ti])
         sub = tn.rows(ti)
         sub.pred_boxes = clipped[ti]
-        sub.maha2 = kalman.mahalanobis(xc, P[ti], r[ti], xyxy_to_cxcywh(db))
+        sub.maha2 = kalman.mahalanobis(xc, P[ti], r[ti], z)
         sub_ef, _ = edge_features(sub, nodes)                     # against every detection (feature 12 needs them)
         ef[np.ix_(ti, dj)] = sub_ef[:, dj]
         tn.maha2[np.ix_(ti, dj)] = sub.maha2[:, dj]
 
-    def _border_overlap(self, tn: TrackNodes, nodes: FrameNodes) -> np.ndarray | None:
+    def _border_overlap(self, tn: TrackNodes, nodes: FrameNodes, z: np.ndarray) -> np.ndarray | None:
         """(T, N) overlap of a seen track box and a detection cut by the same image border, else 0.
 
         None when ``border_overlap`` is off or no such pair exists: nothing to add to the motion score.
@@ -456,7 +457,8 @@ class Tracker:
         An object crossing the border shows a box that grows (entering) or shrinks (leaving) by a
         large factor from frame to frame, along the border, so IoU and the filter's size noise reject
         the next box of the same object. Both cut by one border, the smaller box lying within the
-        larger one is what crossing it looks like: the overlap is intersection / smaller area.
+        larger one is what crossing it looks like: the overlap is intersection / smaller area. ``z``: the
+        detections as cxcywh (N, 4).
         """
         T, N = len(tn.last_boxes), len(nodes.boxes)
         c = self.config
@@ -464,7 +466,7 @@ class Tracker:
             return None
         a, b = tn.last_boxes.astype(np.float64), nodes.boxes.astype(np.float64)
         ca = border_contact(xyxy_to_cxcywh(a), self._image_size, c.border_margin_px).reshape(T, 4)
-        cb = border_contact(xyxy_to_cxcywh(b), self._image_size, c.border_margin_px).reshape(N, 4)
+        cb = border_contact(z, self._image_size, c.border_margin_px).reshape(N, 4)
         same = (ca[:, None, :] & cb[None, :, :]).any(axis=2) & (tn.misses == 0)[:, None]
         if not same.any():
             return None
@@ -974,8 +976,7 @@ class Tracker:
             return []
         fps = self.config.fps
         boxes = np.array([t.amodal if t.amodal is not None else self._seen_box(t) for t in records])   # cxcywh
-        half = 0.5 * boxes[:, 2:4]
-        xyxy = np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1).astype(np.float32)
+        xyxy = cxcywh_to_xyxy(boxes).astype(np.float32)
         out = []
         for t, box, cxcywh in zip(records, xyxy, boxes):
             pos = vel = pos_cov = vel_cov = size = None
