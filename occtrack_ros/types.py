@@ -145,3 +145,6 @@ class TrackerOutput:
     tracks: list[Track]                          # live tracks (tentative, confirmed, occluded)
     ended: list[Track] = field(default_factory=list)   # tracks that became LOST at this step
     edges: list[GraphEdge] = field(default_factory=list)  # scene graph between live tracks
+    # (ended_id, surviving_id) for each track that ended at this step because an older track took over its
+    # object and observations (re-identification on confirmation, duplicate merge); for offline backfill.
+    merged: list[tuple[int, int]] = field(default_factory=list)

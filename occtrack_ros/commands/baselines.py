@@ -53,6 +53,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ours-no-poses", action="store_true", help="give 'ours' boxes only, like the baselines "
                         "(default: also the camera poses.txt and camera.json of the sequence when present)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for 'ours' (default: all)")
+    parser.add_argument("--interpolate", type=float, default=0.0, metavar="SECONDS",
+                        help="offline gap filling for every tracker, baselines included: gaps of at most this many "
+                        "seconds between two rows of a track are filled by linear interpolation (default 0: off, "
+                        "every tracker at its default settings; occtrack_ros/tracking/offline.py)")
+    parser.add_argument("--backfill", action="store_true", help="'ours' also writes the observed tentative frames "
+                        "of tracks it confirms and the rows of tracks merged by re-identification (offline.py)")
 
 
 def _default_corruption():
@@ -235,7 +241,7 @@ def run(args) -> int:
         for name, gt, dets, info in tqdm(seqs, desc=tracker, leave=False):
             extra = _camera(seq_dirs.get(name), notes) if tracker == OURS and not args.ours_no_poses else {}
             res = run_tracker(tracker, dets, info.length, info.fps, (info.width, info.height), args.ours_weights,
-                              **extra)
+                              interpolate_s=args.interpolate, backfill=args.backfill, **extra)
             mot_io.write_results(out / "results" / tracker / f"{name}.txt", res)
             inputs.append(SequenceInput(name, gt, res, info.length))
         results[tracker] = evaluate_sequences(inputs, ignore_fully_occluded=ignore)

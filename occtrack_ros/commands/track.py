@@ -6,6 +6,8 @@ HELP = "run the full pipeline (slot detector + tracker) on a sequence directory 
 
 
 def add_arguments(p) -> None:
+    from occtrack_ros.tracking.offline import add_offline_arguments
+
     p.add_argument("--seq", required=True, help="sequence directory (seqinfo.ini, img1/, optional depth/, poses.txt)")
     p.add_argument("--out", required=True, help="MOT results file to write")
     p.add_argument("--weights", default="default",
@@ -27,6 +29,7 @@ def add_arguments(p) -> None:
                         "n_init=2, clip_prediction_to_view, border_overlap)")
     p.add_argument("--occluded-rows", action="store_true",
                    help="also write the coasting (predicted amodal) boxes of occluded tracks inside the image")
+    add_offline_arguments(p)
     p.add_argument("--batch", type=int, default=8, help="frames per detector call")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
@@ -45,7 +48,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from occtrack_ros.tracking import make_tracker
-    from occtrack_ros.tracking.mot_files import MOT_STATES, MOT_STATES_WITH_OCCLUDED, result_rows
+    from occtrack_ros.tracking.mot_files import MOT_STATES, MOT_STATES_WITH_OCCLUDED
 
     if args.threads:
         import torch
@@ -73,7 +76,10 @@ def run(args) -> int:
     except ValueError as exc:
         raise SystemExit(f"occtrack track: {exc}") from exc
     tracker.config.fps = seq.fps
-    lines, det_lines = [], []
+    from occtrack_ros.tracking.offline import recorder_from_args
+
+    rec = None
+    det_lines = []
     n = len(seq)
     for start in tqdm(range(0, n, args.batch), desc=f"track {seq.name}"):
         frames = [seq[i] for i in range(start, min(n, start + args.batch))]
@@ -82,11 +88,14 @@ def run(args) -> int:
                 f.T_world_cam = None
         for frame, dets in zip(frames, detector.detect(frames)):
             out = tracker.step(dets, frame)
-            lines += result_rows(frame.index, out.tracks, (frame.image.shape[1], frame.image.shape[0]),
-                                 MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES)
+            if rec is None:
+                rec = recorder_from_args(args, seq.fps, (frame.image.shape[1], frame.image.shape[0]),
+                                         MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES)
+            rec.add(frame.index, out)
             for b, s in zip(dets.boxes, dets.scores):
                 det_lines.append(f"{frame.index + 1},-1,{b[0]:.2f},{b[1]:.2f},{b[2] - b[0]:.2f},{b[3] - b[1]:.2f},"
                                  f"{s:.4f},-1,-1,-1")
+    lines = rec.lines() if rec is not None else []
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + ("\n" if lines else ""))
     if args.dets_out:

@@ -6,6 +6,8 @@ HELP = "track a MOTChallenge det.txt (boxes only) and write MOT results"
 
 
 def add_arguments(p) -> None:
+    from occtrack_ros.tracking.offline import add_offline_arguments
+
     p.add_argument("--dets", required=True, help="det.txt: frame,-1,x,y,w,h,score,... (1-based frames, any order)")
     p.add_argument("--out", required=True, help="result file to write (MOTChallenge rows)")
     p.add_argument("--seqinfo", default=None,
@@ -21,6 +23,7 @@ def add_arguments(p) -> None:
     p.add_argument("--occluded-rows", action="store_true",
                    help="also write the coasting boxes of occluded tracks inside the image (when the "
                         "evaluation scores occluded ground truth, as MOT17's protocol does)")
+    add_offline_arguments(p)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = library default)")
 
 
@@ -36,7 +39,6 @@ def run(args) -> int:
         MOT_STATES_WITH_OCCLUDED,
         read_mot_detections,
         read_seqinfo,
-        result_rows,
     )
     from occtrack_ros.tracking.poses import read_poses
     from occtrack_ros.types import CameraIntrinsics, Detections, Frame
@@ -63,14 +65,17 @@ def run(args) -> int:
         tracker.config.fps = fps
     else:
         tracker = make_tracker(TrackerConfig(fps=fps))
-    lines = []
+    from occtrack_ros.tracking.offline import recorder_from_args
+
+    size = (intr.width, intr.height) if intr is not None else None
+    rec = recorder_from_args(args, fps, size, MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES)
     blank = np.zeros((0, 0, 3), np.uint8)
     for f in range(length):
         frame = Frame(image=blank, stamp_ns=int(round(f * 1e9 / fps)), index=f, intrinsics=intr,
                       T_world_cam=poses.get(f))
         out = tracker.step(dets.get(f, Detections.empty()), frame)
-        lines += result_rows(f, out.tracks, (intr.width, intr.height) if intr is not None else None,
-                             MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES)
+        rec.add(f, out)
+    lines = rec.lines()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + ("\n" if lines else ""))
     print(f"{args.out}: {len(lines)} rows, {length} frames, {tracker._next_id - 1} track ids")

@@ -63,13 +63,20 @@ def run_tracker(
     name: str, dets: np.ndarray, num_frames: int, frame_rate: float = 30.0,
     image_size: tuple[int, int] | None = None, ours_weights: str | None = None,
     intrinsics=None, poses: dict[int, np.ndarray] | None = None,
+    interpolate_s: float = 0.0, backfill: bool = False,
 ) -> np.ndarray:
     """Track ``(K, >=7)`` detections (frame, id, x, y, w, h, score) -> ``(M, 7)`` results (frame, id, x, y, w, h, conf).
 
     ``name`` is one of ``BASELINES`` or ``"ours"``; every frame 1..num_frames is stepped, empty or not.
     ``intrinsics`` (CameraIntrinsics) and ``poses`` ({0-based frame: (4, 4) T_world_cam}) are used by
-    ``ours`` only.
+    ``ours`` only. ``interpolate_s`` > 0 fills each track's gaps of at most that many seconds offline
+    (``tracking.offline``; for the baselines, between any two of their rows); ``backfill`` writes our
+    tracker's tentative observations and merged tracks' rows (``OfflineRecorder``), and means nothing to
+    the baselines.
     """
+    from occtrack_ros.tracking.offline import interpolate_rows
+
+    gap = int(round(interpolate_s * frame_rate))
     dets = np.asarray(dets, np.float64)
     if dets.size == 0:
         dets = np.zeros((0, 7))
@@ -77,7 +84,7 @@ def run_tracker(
         raise ValueError(f"detections must be (K, 7) frame,id,x,y,w,h,score; got {dets.shape}")
     per_frame = _dets_by_frame(dets, num_frames)
     if name == OURS:
-        return _run_ours(per_frame, frame_rate, image_size, ours_weights, intrinsics, poses or {})
+        return _run_ours(per_frame, frame_rate, image_size, ours_weights, intrinsics, poses or {}, gap, backfill)
     import supervision as sv
 
     tracker = _baseline_tracker(name, frame_rate)
@@ -96,12 +103,13 @@ def run_tracker(
         conf = tracked.confidence[keep] if tracked.confidence is not None else np.ones(keep.sum())
         ids = tracked.tracker_id[keep]
         out.append(np.column_stack([np.full(len(b), t + 1), ids, b[:, :2], b[:, 2:] - b[:, :2], conf]))
-    return np.concatenate(out) if out else np.zeros((0, 7))
+    rows = np.concatenate(out) if out else np.zeros((0, 7))
+    return interpolate_rows(rows, gap, image_size if image_size is not None and None not in image_size else None)
 
 
-def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses) -> np.ndarray:
+def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses, gap=0, backfill=False) -> np.ndarray:
     from occtrack_ros.tracking import TrackerConfig, make_tracker
-    from occtrack_ros.tracking.mot_files import MOT_STATES, mot_row_wanted
+    from occtrack_ros.tracking.offline import OfflineRecorder
     from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
     if intrinsics is None and image_size is not None and None not in image_size:
@@ -113,15 +121,11 @@ def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses) -> 
         tracker = make_tracker(TrackerConfig(fps=frame_rate))
     # Boxes only: an empty image keeps the Frame contract without pixels (as `occtrack track-dets`).
     blank = np.zeros((0, 0, 3), np.uint8)
-    out = []
+    # No image size: these rows have never dropped coasting boxes at the image border (result_rows does).
+    rec = OfflineRecorder(None, gap, backfill)
     for t, d in enumerate(per_frame):
         boxes = np.column_stack([d[:, X], d[:, X + 1], d[:, X] + d[:, X + 2], d[:, X + 1] + d[:, H]])  # (n, 4) xyxy
         frame = Frame(image=blank, stamp_ns=int(round(t * 1e9 / frame_rate)), index=t, intrinsics=intrinsics,
                       T_world_cam=poses.get(t))
-        result = tracker.step(Detections(boxes=boxes, scores=d[:, 6]), frame)
-        for tr in result.tracks:
-            if not mot_row_wanted(tr.state, tr.frames_occluded, tr.visible_fraction, MOT_STATES):
-                continue
-            x0, y0, x1, y1 = (float(v) for v in tr.box)
-            out.append([t + 1, tr.track_id, x0, y0, x1 - x0, y1 - y0, tr.existence_probability])
-    return np.array(out, np.float64).reshape(-1, 7)
+        rec.add(t, tracker.step(Detections(boxes=boxes, scores=d[:, 6]), frame))
+    return rec.rows()

@@ -321,12 +321,14 @@ class Tracker:
                 if outside[i] and t.misses > c.max_outside_frames:
                     t.state = TrackState.LOST   # left the view: nothing can hide it from the detector there
         self._shift_coasting(matches, nodes)
+        self._merges: list[tuple[int, int]] = []
         merged = self._reidentify_confirmed(confirmed) + self._merge_duplicates(matched_t)
         self._spawn(nodes, dets, matched_d)
         self._complete_boxes()
         ended = merged + [t for t in self.tracks if t.state == TrackState.LOST]
         self.tracks = [t for t in self.tracks if t.state != TrackState.LOST]
-        return TrackerOutput(tracks=self._public(self.tracks), ended=self._public(ended), edges=self._scene_graph())
+        return TrackerOutput(tracks=self._public(self.tracks), ended=self._public(ended), edges=self._scene_graph(),
+                             merged=self._merges)
 
     def step(self, detections: Detections, frame: Frame) -> TrackerOutput:
         """Predict + correct for one frame (``frame.stamp_ns`` and ``frame.T_world_cam`` drive predict)."""
@@ -790,6 +792,7 @@ class Tracker:
         for a, b in zip(rows, cols):
             if ok[a, b]:
                 self._take_over(hidden[a], new[b])
+                self._merges.append((new[b].track_id, hidden[a].track_id))
                 ended.append(new[b])
         return self._end(ended)
 
@@ -823,6 +826,7 @@ class Tracker:
             used.update((id(a), id(b)))
             if a.track_id < b.track_id:
                 self._take_over(a, b)
+                self._merges.append((b.track_id, a.track_id))
                 ended.append(b)
             else:
                 ended.append(a)

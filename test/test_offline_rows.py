@@ -1,0 +1,120 @@
+"""Offline result rows (occtrack_ros/tracking/offline.py): gap interpolation, backfill, merged tracks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from occtrack_ros.tracking import TrackerConfig, make_tracker
+from occtrack_ros.tracking.mot_files import result_rows
+from occtrack_ros.tracking.offline import OfflineRecorder, interpolate_rows
+from occtrack_ros.types import CameraIntrinsics, Detections, Frame
+
+INTR = CameraIntrinsics.default_for(640, 480)
+BLANK = np.zeros((0, 0, 3), np.uint8)
+
+
+def frame(i: int) -> Frame:
+    return Frame(image=BLANK, stamp_ns=int(i * 1e8), index=i, intrinsics=INTR)
+
+
+def box(i: int) -> list[float]:
+    return [100 + 4 * i, 200, 130 + 4 * i, 240]     # constant velocity, well inside the 640x480 image
+
+
+def walk_with_gap(hidden: range, n: int = 50, **rec_kw):
+    """One object, boxes only, at 10 fps; missed (in plain view) during ``hidden``. Returns the recorder
+    and the live rows that `mot_files.result_rows` writes frame by frame."""
+    tracker = make_tracker(TrackerConfig(fps=10.0))
+    rec, live = OfflineRecorder((640, 480), **rec_kw), []
+    for i in range(n):
+        out = tracker.step(Detections(boxes=np.array([] if i in hidden else [box(i)], np.float32).reshape(-1, 4),
+                                      scores=np.ones(0 if i in hidden else 1)), frame(i))
+        rec.add(i, out)
+        live += result_rows(i, out.tracks, (640, 480))
+    return rec, live
+
+
+def by_frame(rows: np.ndarray) -> dict[int, np.ndarray]:
+    return {int(r[0]) - 1: r for r in rows}
+
+
+def test_off_is_the_live_rows():
+    rec, live = walk_with_gap(range(20, 30), max_gap_frames=0, backfill=False)
+    assert rec.lines() == live
+
+
+def test_gap_is_filled_by_interpolation_up_to_max_gap():
+    rec, live = walk_with_gap(range(20, 30), max_gap_frames=10, backfill=False)
+    rows = rec.rows()
+    assert len(np.unique(rows[:, 1])) == 1, "one object, one id"
+    got = by_frame(rows)
+    live_frames = {int(line.split(",")[0]) - 1 for line in live}
+    assert not live_frames & set(range(21, 30)), "the live rule does not write a track missed in plain view"
+    for f in range(20, 30):
+        assert f in got, f"frame {f} of the gap not filled"
+        x, y, w, h = got[f][2:6]
+        np.testing.assert_allclose([x, y, x + w, y + h], box(f), atol=0.5)   # linear motion (filter lag < 0.5 px)
+    short, _ = walk_with_gap(range(20, 30), max_gap_frames=9, backfill=False)
+    assert not set(range(21, 29)) & set(by_frame(short.rows())), "a 10-frame gap filled with max_gap_frames=9"
+
+
+def test_backfill_writes_the_tentative_frames_of_a_confirmed_track():
+    without, _ = walk_with_gap(range(0), n=20, backfill=False)
+    with_bf, _ = walk_with_gap(range(0), n=20, backfill=True)
+    first = int(without.rows()[:, 0].min()) - 1
+    n_init = TrackerConfig().n_init
+    assert first == n_init - 1, "live rows start when the track is confirmed"
+    assert sorted(by_frame(with_bf.rows())) == list(range(20))
+    assert len(np.unique(with_bf.rows()[:, 1])) == 1
+
+
+def test_a_false_positive_never_confirmed_is_not_written():
+    tracker = make_tracker(TrackerConfig(fps=10.0))
+    rec = OfflineRecorder((640, 480), max_gap_frames=10, backfill=True)
+    for i in range(20):
+        b = [box(i)] + ([[500, 50, 520, 80]] if i == 5 else [])       # a one-frame clutter box
+        rec.add(i, tracker.step(Detections(boxes=np.array(b, np.float32), scores=np.ones(len(b))), frame(i)))
+    rows = rec.rows()
+    assert len(np.unique(rows[:, 1])) == 1 and not (rows[:, 2] > 400).any()
+
+
+def test_observations_of_a_track_taken_over_are_written_under_the_surviving_id():
+    # A walks right, is hidden and comes back behind the occluder short of where constant velocity puts it:
+    # a new track starts there and, once it is confirmed, A's hidden track takes it over (tracker.py
+    # _reidentify_confirmed). The new track's first frames were written under its own id, or not at all.
+    cfg = TrackerConfig(fps=10.0, reid_on_confirm=True, reappear_sigma=0.3, reappear_sigma_growth=0.0)
+    tracker = make_tracker(cfg)
+    rec = OfflineRecorder(None, max_gap_frames=0, backfill=True)
+    merges = []
+    for i in range(70):
+        boxes = [[100 + 5 * i, 200, 130 + 5 * i, 240]] if i <= 29 else []
+        boxes += [[222, 200, 252, 240]] if i >= 55 else []
+        out = tracker.step(Detections(boxes=np.array(boxes, np.float32).reshape(-1, 4), scores=np.ones(len(boxes))),
+                           frame(i))
+        merges += out.merged
+        rec.add(i, out)
+    assert len(merges) == 1, merges
+    ended, survivor = merges[0]
+    assert ended != survivor
+    rows = rec.rows()
+    assert set(np.unique(rows[:, 1])) == {survivor}, "the ended id must not be written"
+    assert set(range(55, 70)) <= set(by_frame(rows)), "every frame A is seen again, from its first"
+
+
+def test_interpolate_rows_fills_any_trackers_gaps():
+    rows = np.array([[1, 7, 10, 10, 5, 5, 1.0], [5, 7, 50, 10, 5, 5, 0.5], [20, 7, 60, 10, 5, 5, 1.0],
+                     [2, 8, 0, 0, 5, 5, 1.0]])
+    out = interpolate_rows(rows, max_gap_frames=3)
+    seven = out[out[:, 1] == 7]
+    assert list(seven[:, 0]) == [1, 2, 3, 4, 5, 20], "frames 2-4 filled, the 14-frame gap left open"
+    np.testing.assert_allclose(seven[1:4, 2], [20, 30, 40])
+    np.testing.assert_allclose(seven[1:4, 6], [0.875, 0.75, 0.625])
+    assert len(out[out[:, 1] == 8]) == 1
+    assert len(interpolate_rows(rows, 0)) == len(rows)
+    outside = interpolate_rows(np.array([[1, 1, 90, 0, 10, 10, 1], [3, 1, 110, 0, 10, 10, 1]]), 2, (100, 100))
+    assert len(outside) == 2, "an interpolated box mostly outside the image is not written"
+
+
+def test_negative_gap_is_refused():
+    with pytest.raises(ValueError, match="max_gap_frames"):
+        OfflineRecorder(None, max_gap_frames=-1)
