@@ -150,8 +150,8 @@ def interpolate_rows(rows: np.ndarray, max_gap_frames: int, image_size: tuple[in
 
 
 # Offline defaults of `occtrack track` and `occtrack track-dets` (tuning seeds; weights/tracker.md, session 12).
-DEFAULT_INTERPOLATE_S = 0.0
-DEFAULT_BACKFILL = False
+DEFAULT_INTERPOLATE_S = 1.0
+DEFAULT_BACKFILL = True
 
 
 def add_offline_arguments(p) -> None:
