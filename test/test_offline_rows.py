@@ -115,6 +115,12 @@ def test_interpolate_rows_fills_any_trackers_gaps():
     assert len(outside) == 2, "an interpolated box mostly outside the image is not written"
 
 
-def test_negative_gap_is_refused():
+def test_negative_gap_is_refused(capsys):
+    from occtrack_ros.cli import main
+
     with pytest.raises(ValueError, match="max_gap_frames"):
         OfflineRecorder(None, max_gap_frames=-1)
+    for cmd in (["track-dets", "--dets", "d.txt", "--out", "r.txt"], ["baselines", "--mot17", "x", "--out", "o"]):
+        with pytest.raises(SystemExit):
+            main([*cmd, "--interpolate", "-1"])
+        assert "must be >= 0 seconds" in capsys.readouterr().err

@@ -53,7 +53,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ours-no-poses", action="store_true", help="give 'ours' boxes only, like the baselines "
                         "(default: also the camera poses.txt and camera.json of the sequence when present)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for 'ours' (default: all)")
-    parser.add_argument("--interpolate", type=float, default=0.0, metavar="SECONDS",
+    from occtrack_ros.tracking.offline import nonnegative_seconds
+
+    parser.add_argument("--interpolate", type=nonnegative_seconds, default=0.0, metavar="SECONDS",
                         help="offline gap filling for every tracker, baselines included: gaps of at most this many "
                         "seconds between two rows of a track are filled by linear interpolation (default 0: off, "
                         "every tracker at its default settings; occtrack_ros/tracking/offline.py)")

@@ -154,14 +154,27 @@ DEFAULT_INTERPOLATE_S = 1.0
 DEFAULT_BACKFILL = True
 
 
+def nonnegative_seconds(text: str) -> float:
+    """The type of ``--interpolate``: a number of seconds >= 0 (argparse)."""
+    import argparse
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {text}")
+    return v
+
+
 def add_offline_arguments(p) -> None:
     """The offline row options shared by ``occtrack track`` and ``occtrack track-dets``."""
-    p.add_argument("--interpolate", type=float, default=DEFAULT_INTERPOLATE_S, metavar="SECONDS",
+    import argparse
+
+    p.add_argument("--interpolate", type=nonnegative_seconds, default=DEFAULT_INTERPOLATE_S, metavar="SECONDS",
                    help="offline gap filling: between two observations of a track at most this far apart, write "
                         "the linear interpolation of the two boxes (0 = off, the live node's rows; default "
                         f"{DEFAULT_INTERPOLATE_S})")
-    import argparse
-
     p.add_argument("--backfill", action=argparse.BooleanOptionalAction, default=DEFAULT_BACKFILL,
                    help="also write a confirmed track's observed tentative frames and, under the surviving id, the "
                         "observations of tracks merged into it by re-identification (--no-backfill: off)")
