@@ -84,15 +84,24 @@ def result_rows(frame_index: int, tracks: list[Track], image_size: tuple[int, in
     """
     lines = []
     for t in tracks:
-        if not mot_row_wanted(t.state, t.frames_occluded, t.visible_fraction, states):
+        if not row_written(t, image_size, states):
             continue
         x1, y1, x2, y2 = (float(v) for v in t.box)
-        if (t.state == TrackState.OCCLUDED and image_size is not None and not _mostly_inside(t.box, image_size)
-                and not coasting_row(t.state, t.frames_occluded, t.visible_fraction)):
-            continue
         lines.append(f"{frame_index + 1},{t.track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},"
                      f"{t.existence_probability:.3f},-1,-1,-1")
     return lines
+
+
+def row_written(t: Track, image_size: tuple[int, int] | None = None, states: tuple = MOT_STATES) -> bool:
+    """Whether ``result_rows`` writes track ``t``.
+
+    It must be ``mot_row_wanted``; with ``image_size``, an occluded track mostly outside the image is
+    left out unless it is an explained coasting track.
+    """
+    if not mot_row_wanted(t.state, t.frames_occluded, t.visible_fraction, states):
+        return False
+    return not (t.state == TrackState.OCCLUDED and image_size is not None and not _mostly_inside(t.box, image_size)
+                and not coasting_row(t.state, t.frames_occluded, t.visible_fraction))
 
 
 def _mostly_inside(box, image_size: tuple[int, int]) -> bool:

@@ -14,18 +14,18 @@ the live tracker cannot do become possible, as in ByteTrack's and OC-SORT's offl
 Only ids the live rule reported at least once are written, so a false positive that never gets
 confirmed stays out. With ``max_gap_frames=0`` and ``backfill=False`` the rows are the live rows.
 
-numpy.interp does the interpolation; the bookkeeping (merges, which frames are observed) is the
-tracker's own and has no library equivalent.
+The interpolation is a few lines of numpy (``_between``); the bookkeeping (merges, which frames are
+observed) is the tracker's own and has no library equivalent.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, coasting_row, mot_row_wanted
-from occtrack_ros.types import TrackerOutput, TrackState
+from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, row_written
+from occtrack_ros.types import TrackerOutput
 
 
 @dataclass
@@ -38,11 +38,14 @@ class _Row:
     wanted: bool          # the live rule (mot_files.result_rows) writes it
 
 
-def _live_rule(t, image_size, states) -> bool:
-    if not mot_row_wanted(t.state, t.frames_occluded, t.visible_fraction, states):
-        return False
-    return not (t.state == TrackState.OCCLUDED and image_size is not None and not _mostly_inside(t.box, image_size)
-                and not coasting_row(t.state, t.frames_occluded, t.visible_fraction))
+def _between(f0: int, x0: np.ndarray, f1: int, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation of value vectors ``x0`` (at frame f0) and ``x1`` (at f1).
+
+    Returns the frames strictly between f0 and f1, (n,), and the interpolated values, (n, len(x0)).
+    """
+    frames = np.arange(f0 + 1, f1)
+    w = ((frames - f0) / (f1 - f0))[:, None]
+    return frames, (1 - w) * x0 + w * x1
 
 
 class OfflineRecorder:
@@ -61,7 +64,7 @@ class OfflineRecorder:
         for t in out.tracks:
             self._rows.append(_Row(frame_index, t.track_id, np.asarray(t.box, np.float64).copy(),
                                    float(t.existence_probability), t.detection_index >= 0,
-                                   _live_rule(t, self.image_size, self.states)))
+                                   row_written(t, self.image_size, self.states)))
         for ended, survivor in out.merged:
             self._parent[ended] = survivor
 
@@ -74,8 +77,6 @@ class OfflineRecorder:
 
     def rows(self) -> np.ndarray:
         """(N, 7) float rows: frame (1-based), id, x, y, w, h, conf; sorted by frame, then id."""
-        if not self.backfill and self.max_gap == 0:
-            return _as_array([r for r in self._rows if r.wanted])
         by_id: dict[int, dict[int, _Row]] = defaultdict(dict)
         reported: set[int] = set()
         for r in self._rows:
@@ -94,16 +95,12 @@ class OfflineRecorder:
             for f0, f1 in zip(obs[:-1], obs[1:]):
                 if 1 < f1 - f0 <= self.max_gap + 1:
                     a, b = frames[f0], frames[f1]
-                    for f in range(f0 + 1, f1):
-                        w = (f - f0) / (f1 - f0)
-                        box = (1 - w) * a.box + w * b.box
-                        if self.image_size is None or _mostly_inside(box, self.image_size):
-                            filled[f] = _Row(f, tid, box, float(np.interp(f, [f0, f1], [a.conf, b.conf])), False, True)
-            for f, r in frames.items():
-                if f in filled:
-                    continue
-                if r.wanted or (self.backfill and r.observed):
-                    out.append(_Row(f, tid, r.box, r.conf, r.observed, True))
+                    fs, vals = _between(f0, np.append(a.box, a.conf), f1, np.append(b.box, b.conf))
+                    for f, v in zip(fs, vals):
+                        if self.image_size is None or _mostly_inside(v[:4], self.image_size):
+                            filled[int(f)] = _Row(int(f), tid, v[:4], float(v[4]), False, True)
+            out += [replace(r, track_id=tid) for f, r in frames.items()   # a merged track's rows under the survivor
+                    if f not in filled and (r.wanted or (self.backfill and r.observed))]
             out.extend(filled.values())
         return _as_array(out)
 
@@ -136,15 +133,11 @@ def interpolate_rows(rows: np.ndarray, max_gap_frames: int, image_size: tuple[in
         r = rows[rows[:, 1] == tid]
         r = r[np.argsort(r[:, 0])]
         for a, b in zip(r[:-1], r[1:]):
-            gap = int(b[0] - a[0])
-            if 1 < gap <= max_gap_frames + 1:
-                for f in range(int(a[0]) + 1, int(b[0])):
-                    w = (f - a[0]) / gap
-                    x = (1 - w) * a + w * b
-                    x[0], x[1] = f, tid
-                    box = np.array([x[2], x[3], x[2] + x[4], x[3] + x[5]])
-                    if image_size is None or _mostly_inside(box, image_size):
-                        new.append(x)
+            if 1 < b[0] - a[0] <= max_gap_frames + 1:
+                fs, vals = _between(int(a[0]), a[2:7], int(b[0]), b[2:7])     # x, y, w, h, conf: linear in all
+                for f, v in zip(fs, vals):
+                    if image_size is None or _mostly_inside([v[0], v[1], v[0] + v[2], v[1] + v[3]], image_size):
+                        new.append([f, tid, *v])
     out = np.vstack([rows] + [np.array(new)] if new else [rows])
     return out[np.lexsort((out[:, 1], out[:, 0]))]
 
@@ -181,7 +174,5 @@ def add_offline_arguments(p) -> None:
 
 
 def recorder_from_args(args, fps: float, image_size, states) -> OfflineRecorder:
-    """An OfflineRecorder for the options of ``add_offline_arguments``."""
-    if args.interpolate < 0:
-        raise ValueError(f"--interpolate must be >= 0 seconds, got {args.interpolate}")
+    """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them)."""
     return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states)
