@@ -305,6 +305,25 @@ def test_direct_refinement_recovers_the_true_pose_from_zero_motion():
     assert torch.all(aa0 == 0) and torch.all(t0 == 0)
 
 
+def test_refinement_jacobian_matches_autograd_through_the_projection():
+    """The Levenberg-Marquardt steps use an analytic d grid / d pose; it must equal autograd's."""
+    from occtrack_ros.geometry.camera import BackprojectDepth, Project3D
+    from occtrack_ros.geometry.rotation import axis_angle_to_matrix
+    from occtrack_ros.models.depth_pose.refine import _grid_jacobian
+
+    torch.manual_seed(0)
+    B, h, w = 2, 6, 7
+    K = torch.tensor([[9.0, 0, 3.5], [0, 8.0, 3.0], [0, 0, 1]]).expand(B, 3, 3).clone()
+    points = BackprojectDepth(h, w)(1.0 + torch.rand(B, 1, h, w), torch.linalg.inv(K))
+    x = torch.tensor([[0.01, -0.02, 0.005, 0.05, 0.01, -0.03], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    project = Project3D(h, w)
+    grid = lambda v: project(points.double(), K.double(), axis_angle_to_matrix(v[:, :3], v[:, 3:]))[0]  # noqa: E731
+    full = torch.autograd.functional.jacobian(grid, x)  # (B, h, w, 2, B, 6)
+    expected = torch.stack([full[b, ..., b, :] for b in range(B)]).reshape(B, h * w, 2, 6).permute(0, 2, 1, 3)
+    got = _grid_jacobian(points.double(), K.double(), x, h, w)
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-8)
+
+
 def test_objective_with_refinement_trains_depth_by_warping_and_pose_by_regression():
     from occtrack_ros.models.depth_pose.refine import RefineConfig
 

@@ -70,10 +70,10 @@ def add_arguments(p) -> None:
                       "(the occlusion preset's far wall) constrain depth too; --no-contrast-normalise compares "
                       "raw images as Monodepth2 does")
     loss.add_argument("--refine-iters", type=int, default=10,
-                      help="L-BFGS iterations per pyramid level of direct pose refinement in the depth and joint "
-                      "stages: PoseNet's motion is polished against the current depth before it warps the sources, "
-                      "and PoseNet learns to regress the polished motion (0 = off, PoseNet's raw output). The "
-                      "checkpoint records it, and inference refines the same way")
+                      help="at most this many Levenberg-Marquardt steps per pyramid level of direct pose "
+                      "refinement in the depth and joint stages: PoseNet's motion is polished against the current "
+                      "depth before it warps the sources, and PoseNet learns to regress the polished motion (0 = off, "
+                      "PoseNet's raw output). The checkpoint records it, and inference refines the same way")
     loss.add_argument("--pose-distill", type=float, default=10.0,
                       help="weight of PoseNet's L1 regression onto the refined motion (joint stage)")
     loss.add_argument("--edge-distill", type=float, default=0.2,
