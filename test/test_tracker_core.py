@@ -345,6 +345,49 @@ def test_take_over_never_joins_two_objects_seen_at_once():
     assert other and not (other & a), f"the second object took A's id: {other} vs {a}"
 
 
+def test_take_over_measures_the_objects_size_anew():
+    """A (30 x 40 px) hides, turns back and comes back farther away, 23 x 31 px: once its hidden track
+    takes the new one over, the reported box is the box seen, not one inflated to the old size (the
+    amodal completion would read a box under amodal_ratio x the old size as cut by an occluder)."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, reappear_sigma=0.3, reappear_sigma_growth=0.0))
+    reported = {}
+    for i in range(70):
+        boxes = [[100 + 5 * i, 200, 130 + 5 * i, 240]] if i <= 29 else []
+        if i >= 55:
+            boxes = [[226, 205, 249, 236]]
+        out = tracker.step(dets(boxes), frame(i))
+        for t in out.tracks:
+            if t.state == TrackState.CONFIRMED and boxes and t.detection_index == 0:
+                reported[i] = (t.track_id, t.box[2] - t.box[0], t.box[3] - t.box[1])
+    assert reported[60][0] == reported[20][0], "the hidden track did not take its object back"
+    for i in range(60, 70):
+        assert reported[i][1:] == pytest.approx((23, 31), abs=1.5), f"frame {i}: reported {reported[i][1:]}"
+
+
+def _coast_after_a_noisy_return(**kw) -> float:
+    """Boxes only: a 30 x 40 box walks right 5 px a frame, is missed for 3 frames, comes back 4 px too
+    high (box noise) for one frame, and is never seen again. Returns how far (px) the coasting box
+    drifts up over the next 20 frames."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, **kw))
+    for i in range(30):
+        y = 196 if i == 23 else 200
+        boxes = [[100 + 5 * i, y, 130 + 5 * i, y + 40]] if i < 20 or i == 23 else []
+        out = tracker.step(dets(boxes), frame(i))
+        if i == 24:
+            y24 = out.tracks[0].box[1]
+        if i == 29:
+            return float(y24 - out.tracks[0].box[1])
+    raise AssertionError("unreachable")
+
+
+def test_a_short_gap_does_not_turn_box_noise_into_velocity():
+    # OC-SORT's re-anchoring alone (reanchor_frames 0): the 4 px over a 4-frame gap become 1 px a frame.
+    # Weighed (4 / (4 + 12)), what drift is left is mostly the Kalman update's own gain: about half.
+    alone, weighed = _coast_after_a_noisy_return(reanchor_frames=0.0), _coast_after_a_noisy_return()
+    assert alone > 3.0, f"re-anchoring alone drifted only {alone:.1f} px"
+    assert weighed < 0.6 * alone, f"weighed re-anchoring drifted {weighed:.1f} px (alone: {alone:.1f})"
+
+
 def test_complete_box_at_the_border_and_behind_an_occluder():
     from occtrack_ros.tracking.tracker import complete_box
 
@@ -615,7 +658,7 @@ def test_visible_fraction_of_a_coasting_track():
 
 @pytest.mark.parametrize("field, value", [("reid_confirm_hits", -1), ("hidden_size_sigma", -0.1),
                                           ("reappear_perp_ratio", 0.0), ("reappear_perp_ratio", 1.5),
-                                          ("hidden_spread_power", -1.0)])
+                                          ("hidden_spread_power", -1.0), ("reanchor_frames", -1.0)])
 def test_new_tracker_knobs_are_validated(field, value):
     with pytest.raises(ValueError, match=field):
         make_tracker(TrackerConfig(**{field: value}))

@@ -72,6 +72,11 @@ class TrackerConfig:
     std_velocity: float = 1.0 / 160   # process noise on velocity, relative to box height
     std_size: float = 1.0 / 20        # measurement noise on box width/height, relative to that size
     size_velocity_damping: float = 0.8  # shrink box-size velocity each frame a track coasts
+    reanchor_frames: float = 12.0     # a track seen again after g >= 3 frames takes the displacement across the
+    #                                   gap as its velocity with weight g / (g + this), the filter's with the
+    #                                   rest; 0 = the displacement alone (OC-SORT). Chosen on tuning seeds
+    #                                   30-45 (weights/tracker.md, session 13): noisy boxes over short gaps
+    #                                   sent coasting tracks off their objects' paths
     partial_ratio: float = 0.0        # > 0: a matched box narrower/shorter than this x the track's is partly
     #                                   hidden: keep the track's size, anchor at the box edge nearer the
     #                                   prediction. Off: with the shipped detector 0.75 cost 5.8 IDF1 points
@@ -133,6 +138,8 @@ class TrackerConfig:
     def validate(self) -> None:
         if self.n_init < 1:
             raise ValueError(f"TrackerConfig.n_init must be >= 1, got {self.n_init}")
+        if not self.reanchor_frames >= 0:
+            raise ValueError(f"TrackerConfig.reanchor_frames must be >= 0, got {self.reanchor_frames}")
         if self.max_occluded_frames < 0:
             raise ValueError(f"TrackerConfig.max_occluded_frames must be >= 0, got {self.max_occluded_frames}")
         if not 0.0 <= self.match_threshold < 1.0:

@@ -608,8 +608,11 @@ class Tracker:
             t.x, t.P = x[k], P[k]
             if gap > 2 and t.last_z is not None:
                 # Observation-centric re-anchoring (OC-SORT): after a gap the filter velocity has
-                # drifted unobserved; the displacement across the gap is the better estimate.
-                t.x[4:6] = (z[k, :2] - t.last_z[:2]) / gap
+                # drifted unobserved, and the displacement across the gap measures the motion while
+                # hidden. Over a short gap that displacement is mostly box noise, so it is weighed
+                # against the filter's velocity by gap / (gap + reanchor_frames).
+                w = gap / (gap + c.reanchor_frames)
+                t.x[4:6] = w * (z[k, :2] - t.last_z[:2]) / gap + (1 - w) * t.x[4:6]
                 t.x[0:2] = z[k, :2]
                 t.P[4:6, 4:6] = np.eye(2) * (c.std_velocity * h[k, 0]) ** 2 * 4
             t.last_z = z[k]
@@ -856,6 +859,11 @@ class Tracker:
             old.embedding = new.embedding.copy() if old.embedding is None else 0.5 * (old.embedding + new.embedding)
         if old.memory is None:
             old.memory = new.memory   # else the old track's memory goes on integrating from its next observation
+        # The object's whole size as seen since it came back (None: not seen whole yet): it may be nearer
+        # or farther than when it left (and the boxes-only gate cannot tell two similar objects apart);
+        # the old size would inflate every reported box through the amodal completion.
+        old.full_size = None if new.full_size is None else new.full_size.copy()
+        old.full_size_depth, old.cut_frames = new.full_size_depth, new.cut_frames
 
     def _update_3d(self, t: TrackRecord, p: np.ndarray, depth: float, gap: int) -> None:
         c = self.config
