@@ -319,7 +319,7 @@ def test_refinement_jacobian_matches_autograd_through_the_projection():
     project = Project3D(h, w)
     grid = lambda v: project(points.double(), K.double(), axis_angle_to_matrix(v[:, :3], v[:, 3:]))[0]  # noqa: E731
     full = torch.autograd.functional.jacobian(grid, x)  # (B, h, w, 2, B, 6)
-    expected = torch.stack([full[b, ..., b, :] for b in range(B)]).reshape(B, h * w, 2, 6).permute(0, 2, 1, 3)
+    expected = torch.stack([full[b, ..., b, :] for b in range(B)]).reshape(B, h * w, 2, 6).permute(0, 2, 3, 1)
     got = _grid_jacobian(points.double(), K.double(), x, h, w)
     torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-8)
 

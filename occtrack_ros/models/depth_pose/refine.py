@@ -54,27 +54,26 @@ def _pool(x: torch.Tensor, factor: int) -> torch.Tensor:
 def _grid_jacobian(points: torch.Tensor, K: torch.Tensor, x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The derivative of ``Project3D``'s sampling grid with respect to the pose parameters x.
 
-    By the chain rule through p' = R(x) p + t and the pinhole: (B, 2, N, 6) for camera points
-    (B, 3, N), K (B, 3, 3) and pose parameters (B, 6) (axis-angle, translation).
+    By the chain rule through p' = R(x) p + t and the pinhole: (B, 2, 6, N) [grid axis][parameter]
+    for camera points (B, 3, N), K (B, 3, 3) and pose parameters (B, 6) (axis-angle, translation).
     """
-    B = x.shape[0]
-    eye3 = torch.eye(3, dtype=x.dtype, device=x.device)
     # d R / d axis-angle by central differences of Rodrigues in float64 (3 x 3 per pair: exact to
     # ~1e-10, and far cheaper than forward-mode AD through axis_angle_to_matrix)
     aa, eps = x[:, :3].double(), 1e-6
     zero = torch.zeros_like(aa)
     dR = torch.stack([(axis_angle_to_matrix(aa + eps * e, zero) - axis_angle_to_matrix(aa - eps * e, zero))[:, :3, :3]
                       / (2 * eps) for e in torch.eye(3, dtype=aa.dtype, device=aa.device)], dim=1)
-    dR = dR.to(x.dtype)  # (B, 3, 3, 3): d R / d aa_k
+    rot = dR.to(x.dtype) @ points[:, None]  # (B, 3, 3, N): d p' / d aa_k
     R = axis_angle_to_matrix(x[:, :3], x[:, 3:])[:, :3, :3]
     p = R @ points + x[:, 3:, None]  # (B, 3, N)
-    dp = torch.cat([dR @ points[:, None], eye3.view(1, 3, 3, 1).expand(B, 3, 3, p.shape[-1])], dim=1)  # (B, 6, 3, N)
     z = p[:, 2:3].clamp_min(1e-6)  # (B, 1, N)
     uv = (K[:, :2] @ p) / z  # (B, 2, N)
-    # d uv_i / d p' = (K_i - uv_i e_z) / z: (B, 2, 3, N)
-    duv_dp = (K[:, :2, :, None] - uv[:, :, None, :] * eye3[2].view(1, 1, 3, 1)) / z[:, None]
+    # d uv_i / d p' = (K_i - uv_i e_z) / z: (B, 2, 3, N); d p' / d t = I
+    e_z = torch.tensor([0.0, 0.0, 1.0], dtype=x.dtype, device=x.device).view(1, 1, 3, 1)
+    duv_dp = (K[:, :2, :, None] - uv[:, :, None, :] * e_z) / z[:, None]
+    d_rot = (duv_dp[:, :, None] * rot[:, None]).sum(3)  # (B, 2, 3, N)
     scale = 2.0 / torch.tensor([width, height], dtype=x.dtype, device=x.device).view(1, 2, 1, 1)  # pixels -> grid units
-    return torch.einsum("bidn,bkdn->bink", duv_dp, dp) * scale  # (B, 2, N, 6)
+    return torch.cat([d_rot, duv_dp], dim=2) * scale  # (B, 2, 6, N)
 
 
 def _align_level(tgt, src, dep, K, params, cfg):
@@ -104,17 +103,18 @@ def _align_level(tgt, src, dep, K, params, cfg):
         g = grid.detach().requires_grad_(True)
         warped = F.grid_sample(src, g, mode="bilinear", padding_mode="border", align_corners=False)
         dwdg = torch.stack([torch.autograd.grad(warped[:, c].sum(), g, retain_graph=c < C - 1)[0]
-                            for c in range(C)], dim=1).reshape(B, C, -1, 2)  # (B, C, N, 2)
-        J = torch.einsum("bcnd,bdnk->bcnk", dwdg, _grid_jacobian(points, K, x, h, w))  # (B, C, N, 6)
+                            for c in range(C)], dim=1).reshape(B, C, 1, -1, 2)  # (B, C, 1, N, 2)
+        dgdx = _grid_jacobian(points, K, x, h, w)  # (B, 2, 6, N)
+        J = dwdg[..., 0] * dgdx[:, None, 0] + dwdg[..., 1] * dgdx[:, None, 1]  # (B, C, 6, N)
         r = (warped.detach() - tgt).reshape(B, C, -1)
         # IRLS weights of the Huber error, scaled as in the loss (mean over channels and valid pixels)
         a = r.abs()
         weight = torch.where(a <= cfg.huber_delta, torch.ones_like(r), cfg.huber_delta / a.clamp_min(1e-12))
         v = valid.reshape(B, 1, -1)
         weight = weight * v / (C * v.sum((1, 2), keepdim=True).clamp_min(1.0))
-        Jw = J * weight[..., None]
-        H = torch.einsum("bcnk,bcnl->bkl", Jw, J)
-        grad = torch.einsum("bcnk,bcn->bk", Jw, r)
+        Jw = J * weight[:, :, None]
+        H = (Jw @ J.transpose(2, 3)).sum(1)  # (B, 6, 6)
+        grad = (Jw @ r[..., None])[..., 0].sum(1)  # (B, 6)
         damped = H + lam[:, None, None] * torch.diag_embed(H.diagonal(dim1=1, dim2=2)) + 1e-12 * eye6
         step = torch.nan_to_num(-torch.linalg.solve(damped, grad[..., None])[..., 0])  # (B, 6)
         step = torch.where(done[:, None], torch.zeros_like(step), step)
