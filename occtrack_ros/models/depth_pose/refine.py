@@ -13,8 +13,9 @@ as in direct VO: the residuals' Jacobian is the exact bilinear-sampling derivati
 analytic derivative of the projection (``_grid_jacobian``), each pair gets its own damped 6 x 6
 Gauss-Newton system, and a step is kept only when it lowers that pair's error. It replaced L-BFGS
 (strong Wolfe), whose answer on a plane scene wandered with the iteration budget and the CPU
-(0.27, 0.47 and 0.10 degrees after 10, 30 and 60 iterations on one Intel Xeon); this one settles
-at the same minimum within 10 steps and costs a third of the time (see test_depth_models).
+(0.27, 0.47 and 0.10 degrees after 10, 30 and 60 iterations on one Intel Xeon); this one gives the
+same answer for any budget from 10 steps (test_depth_models) and takes about 0.7 x L-BFGS's time
+per frame pair at inference (weights/depth_pose.md, session 13).
 
 The error is taken between locally contrast-normalised images (``local_contrast_normalise``), so
 low-contrast surfaces count, and coarse to fine (a 2x average-pooled level first) so that the
@@ -36,7 +37,7 @@ from occtrack_ros.models.depth_pose.warp import ViewSynthesis
 @dataclass
 class RefineConfig:
     iters: int = 20            # at most this many Levenberg-Marquardt steps per pyramid level (0 = off:
-    #                            PoseNet alone); a level stops early once every pair's step is below step_tol
+    #                            PoseNet alone); a level stops early once every pair has converged (below)
     levels: int = 3            # pyramid levels, coarse (2^(levels-1) x pooled) to fine; 2 levels were
     #                            caught in a local minimum by a 3-pixel motion at 64 px (test_depth_models)
     lcn_window: int = 7        # at the finest level
@@ -86,9 +87,8 @@ def _align_level(tgt, src, dep, K, params, cfg):
     points = synth.backproject(dep, torch.linalg.inv(K))  # (B, 3, N = h*w): the depth is fixed
 
     def evaluate(x):
-        grid, z = synth.project(points, K, axis_angle_to_matrix(x[:, :3], x[:, 3:]))
-        warped = F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        valid = ((grid.abs() <= 1.0).all(dim=-1).unsqueeze(1) & (z > 1e-3)).to(tgt.dtype)  # (B, 1, h, w)
+        warped, valid, grid = synth.sample(src, points, K, axis_angle_to_matrix(x[:, :3], x[:, 3:]))
+        valid = valid.to(tgt.dtype)  # (B, 1, h, w)
         err = F.huber_loss(warped, tgt, reduction="none", delta=cfg.huber_delta).mean(1, keepdim=True)
         loss = (err * valid).sum((1, 2, 3)) / valid.sum((1, 2, 3)).clamp_min(1.0)  # (B,)
         return loss, grid, valid

@@ -29,7 +29,16 @@ class ViewSynthesis(nn.Module):
         B = source.shape[0]
         K = K.expand(B, 3, 3)
         points = self.backproject(depth, torch.linalg.inv(K))  # (B, 3, H*W)
+        warped, valid, _ = self.sample(source, points, K, T_source_target)
+        return warped, valid
+
+    def sample(self, source: torch.Tensor, points: torch.Tensor, K: torch.Tensor,
+               T_source_target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward`` from the target's back-projected ``points`` (B, 3, H*W).
+
+        For callers that warp one depth map under many poses; also returns the sampling grid (B, H, W, 2).
+        """
         grid, z = self.project(points, K, T_source_target)  # (B, H, W, 2), (B, 1, H, W)
         warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
         inside = (grid.abs() <= 1.0).all(dim=-1).unsqueeze(1)  # (B, 1, H, W)
-        return warped, inside & (z > 1e-3)
+        return warped, inside & (z > 1e-3), grid
