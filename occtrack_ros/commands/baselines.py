@@ -61,6 +61,9 @@ def add_arguments(parser) -> None:
                         "every tracker at its default settings; occtrack_ros/tracking/offline.py)")
     parser.add_argument("--backfill", action="store_true", help="'ours' also writes the observed tentative frames "
                         "of tracks it confirms and the rows of tracks merged by re-identification (offline.py)")
+    parser.add_argument("--relink", action="store_true", help="offline re-linking for every tracker, baselines "
+                        "included: tracks are cut at gaps and joined again from both sides of each gap, before "
+                        "--interpolate fills them (occtrack_ros/tracking/relink.py)")
 
 
 def _default_corruption():
@@ -243,7 +246,8 @@ def run(args) -> int:
         for name, gt, dets, info in tqdm(seqs, desc=tracker, leave=False):
             extra = _camera(seq_dirs.get(name), notes) if tracker == OURS and not args.ours_no_poses else {}
             res = run_tracker(tracker, dets, info.length, info.fps, (info.width, info.height), args.ours_weights,
-                              interpolate_s=args.interpolate, backfill=args.backfill, **extra)
+                              interpolate_s=args.interpolate, backfill=args.backfill, relink=args.relink,
+                              **extra)
             mot_io.write_results(out / "results" / tracker / f"{name}.txt", res)
             inputs.append(SequenceInput(name, gt, res, info.length))
         results[tracker] = evaluate_sequences(inputs, ignore_fully_occluded=ignore)

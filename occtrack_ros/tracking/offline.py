@@ -1,8 +1,13 @@
 """Offline result rows: a whole sequence's tracks written after the fact, with the gaps filled.
 
 A live tracker must decide each frame's rows at that frame. Offline (``occtrack track``, ``occtrack
-track-dets`` on a recorded sequence) the whole track is known before a row is written, so two things
+track-dets`` on a recorded sequence) the whole track is known before a row is written, so things
 the live tracker cannot do become possible, as in ByteTrack's and OC-SORT's offline post-processing:
+
+- **re-linking** (``relink``, optional): the tracks are cut at gaps of a few unobserved frames and
+  the pieces joined again by an assignment that also uses each piece's motion after the gap, so
+  an object that turned or stopped while hidden gets its old id back; it runs before the gaps
+  are filled;
 
 - **gap interpolation**: between two frames where a track was observed, at most ``max_gap_frames``
   apart, its box is the linear interpolation of the two observed boxes, not the coasting prediction
@@ -25,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, row_written
+from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, relink, split_frames
 from occtrack_ros.types import TrackerOutput
 
 
@@ -52,10 +58,13 @@ class OfflineRecorder:
     """Collects one tracker's outputs frame by frame; ``lines()`` gives the sequence's MOT rows."""
 
     def __init__(self, image_size: tuple[int, int] | None = None, max_gap_frames: int = 0,
-                 backfill: bool = True, states: tuple = MOT_STATES):
+                 backfill: bool = True, states: tuple = MOT_STATES, relink: RelinkConfig | None = None):
         if max_gap_frames < 0:
             raise ValueError(f"OfflineRecorder: max_gap_frames must be >= 0, got {max_gap_frames}")
+        if relink is not None:
+            relink.validate()
         self.image_size, self.max_gap, self.backfill, self.states = image_size, int(max_gap_frames), backfill, states
+        self.relink = relink
         self._rows: list[_Row] = []
         self._parent: dict[int, int] = {}
 
@@ -87,6 +96,8 @@ class OfflineRecorder:
             # Two rows on one frame after a merge: the observed one, else the survivor's own.
             if old is None or (r.observed, r.track_id == root) > (old.observed, old.track_id == root):
                 by_id[root][r.frame] = r
+        if self.relink is not None:
+            by_id, reported = _relinked(by_id, reported, self.relink)
         out: list[_Row] = []
         for tid in sorted(reported):
             frames = by_id[tid]
@@ -110,12 +121,73 @@ class OfflineRecorder:
                 for f, i, x, y, w, h, c in self.rows()]
 
 
+def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: RelinkConfig
+              ) -> tuple[dict[int, dict[int, _Row]], set[int]]:
+    """Tracks cut into tracklets at observation gaps and joined again by ``relink.relink``.
+
+    A tracklet owns its observed frames and the unobserved rows after them (up to its track's next
+    tracklet); a chain's rows stop where its next tracklet starts. A chain keeps its first
+    tracklet's id unless an earlier chain holds it (then it gets a new one); it is reported when any
+    of its tracklets comes from a reported track.
+    """
+    tracklets: list[Tracklet] = []
+    owned: list[dict[int, _Row]] = []
+    untouched: dict[int, dict[int, _Row]] = {}
+    for root, frames in by_id.items():
+        obs = np.array(sorted(f for f, r in frames.items() if r.observed), int)
+        if len(obs) < cfg.min_observations:
+            untouched[root] = frames
+            continue
+        runs = split_frames(obs, cfg.split_gap, cfg.min_observations if cfg.absorb_short else 1,
+                            np.stack([frames[int(f)].box for f in obs]) if len(obs) else None, cfg.jump)
+        bounds = [int(r[0]) for r in runs[1:]] + [None]
+        for k, (run, stop) in enumerate(zip(runs, bounds)):
+            lo = -np.inf if k == 0 else int(run[0])
+            tracklets.append(Tracklet(run, np.stack([frames[int(f)].box for f in run]), root, k))
+            owned.append({f: r for f, r in frames.items() if lo <= f and (stop is None or f < stop)})
+    chains = relink(tracklets, cfg)
+    out, new_reported = dict(untouched), reported & set(untouched)
+    next_id = max(by_id, default=0) + 1
+    for chain in chains:
+        tid = tracklets[chain[0]].source
+        if tid in out:
+            tid, next_id = next_id, next_id + 1
+        rows: dict[int, _Row] = {}
+        for a, b in zip(chain, chain[1:] + [None]):
+            stop = tracklets[b].start if b is not None else np.inf
+            rows.update({f: r for f, r in owned[a].items() if f < stop})
+        out[tid] = rows
+        if any(tracklets[k].source in reported for k in chain):
+            new_reported.add(tid)
+    return out, new_reported
+
+
 def _as_array(rows: list[_Row]) -> np.ndarray:
     if not rows:
         return np.zeros((0, 7))
     a = np.array([[r.frame + 1, r.track_id, r.box[0], r.box[1], r.box[2] - r.box[0], r.box[3] - r.box[1], r.conf]
                   for r in rows], np.float64)
     return a[np.lexsort((a[:, 1], a[:, 0]))]
+
+
+def _rows_as_tracks(rows: np.ndarray) -> dict[int, dict[int, _Row]]:
+    """MOT rows (frame 1-based, id, x, y, w, h, conf) -> {id: {0-based frame: _Row}}, every row observed."""
+    by_id: dict[int, dict[int, _Row]] = defaultdict(dict)
+    for f, i, x, y, w, h, c in rows[:, :7]:
+        by_id[int(i)][int(f) - 1] = _Row(int(f) - 1, int(i), np.array([x, y, x + w, y + h]), float(c), True, True)
+    return by_id
+
+
+def relink_rows(rows: np.ndarray, cfg: RelinkConfig | None = None) -> np.ndarray:
+    """Any tracker's MOT rows with its tracks re-linked across gaps (``relink``; every row counts as observed)."""
+    rows = np.asarray(rows, np.float64)
+    if len(rows) == 0:
+        return np.zeros((0, 7))
+    cfg = cfg or RelinkConfig()
+    cfg.validate()
+    by_id = _rows_as_tracks(rows)
+    by_id, _ = _relinked(by_id, set(by_id), cfg)
+    return _as_array([replace(r, track_id=tid) for tid, frames in by_id.items() for r in frames.values()])
 
 
 def interpolate_rows(rows: np.ndarray, max_gap_frames: int, image_size: tuple[int, int] | None = None) -> np.ndarray:
@@ -145,6 +217,7 @@ def interpolate_rows(rows: np.ndarray, max_gap_frames: int, image_size: tuple[in
 # Offline defaults of `occtrack track` and `occtrack track-dets` (tuning seeds; weights/tracker.md, session 12).
 DEFAULT_INTERPOLATE_S = 1.0
 DEFAULT_BACKFILL = True
+DEFAULT_RELINK = True   # tuning seeds 30-69 (weights/tracker.md, session 14)
 
 
 def nonnegative_seconds(text: str) -> float:
@@ -171,8 +244,13 @@ def add_offline_arguments(p) -> None:
     p.add_argument("--backfill", action=argparse.BooleanOptionalAction, default=DEFAULT_BACKFILL,
                    help="also write a confirmed track's observed tentative frames and, under the surviving id, the "
                         "observations of tracks merged into it by re-identification (--no-backfill: off)")
+    p.add_argument("--relink", action=argparse.BooleanOptionalAction, default=DEFAULT_RELINK,
+                   help="cut the tracks at gaps and join the pieces again from both sides of each gap, so that an "
+                        "object that turned or stopped while hidden keeps its id (occtrack_ros/tracking/relink.py; "
+                        "--no-relink: the live tracker's ids)")
 
 
 def recorder_from_args(args, fps: float, image_size, states) -> OfflineRecorder:
     """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them)."""
-    return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states)
+    return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states,
+                           relink=RelinkConfig() if args.relink else None)

@@ -1,0 +1,221 @@
+"""Offline tracklet re-linking across occlusion gaps, from both sides of the gap.
+
+The live tracker decides who a reappearing object is at the frame it reappears, from the hidden
+track's forward prediction alone. Offline, the reappearing track's next frames are known too, so
+the decision can use its velocity after the gap as well. Each track is cut into tracklets where it
+went unobserved for ``split_gap`` frames or more, and where an observation jumps off the track's
+path (the live tracker took a false positive or another object); then every tracklet end i is
+paired with at most one later tracklet start j (``scipy.optimize.linear_sum_assignment`` on the
+cost below, with "no link" options), and the chains of pairs become the new tracks.
+
+Cost of linking end i (frame e, fitted centre p_i, velocity v_i) to start j (frame s = e + T,
+p_j, v_j): the object left along p_i + v_i t and came back along p_j - v_j u. If it moved at
+constant velocity, changed velocity once (a turn, a speed change) or stopped for a while, the two
+paths meet at some t, u >= 0 with t + u <= T (``time_slack`` x T); another object's path
+generally does not. The meeting distance
+
+    d = min over t, u >= 0, t + u <= time_slack T of |p_i + v_i t - p_j + v_j u|
+
+is taken in units of the object's size times a spread that grows with the gap, and a log-size
+change term is added. A tracklet too short for a velocity moves as the other side does. Links the
+live tracker made (the same id on both sides of the gap) get ``online_bonus`` off their cost.
+
+Nothing installable does this (StrongSORT's AFLink, the nearest, is a network trained with
+identity labels); the assignment is scipy's, the rest is a few lines of numpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+@dataclass
+class RelinkConfig:
+    """Knobs of the re-linking (chosen on tuning seeds; weights/tracker.md)."""
+
+    split_gap: int = 2            # a track is cut where it went unobserved for at least this many frames
+    max_gap: int = 90             # [frames] longest gap a link may bridge
+    fit_frames: int = 6           # observations at each end used to fit position and velocity
+    min_observations: int = 2     # tracklets with fewer observations are not linked (false positives)
+    sigma: float = 0.5            # [box sizes] spread of the meeting distance for a gap of one frame ...
+    sigma_growth: float = 0.03    # ... growing by this per frame of gap (velocity error)
+    size_sigma: float = 0.25      # log size change tolerated across a gap
+    gate: float = 3.0             # links beyond this many sigmas (combined) are never made
+    online_bonus: float = 1.0     # cost taken off the links the live tracker made
+    velocity_observations: int = 4  # a tracklet end with fewer observations has no velocity of its own
+    jump: float = 0.5             # > 0: also cut where an observation jumps this many box sizes off the path
+    absorb_short: bool = False    # pieces with fewer than min_observations stay with their neighbour
+    time_slack: float = 1.0       # > 0: the two paths may meet at any times t, u with t + u <= this x the gap
+    #                               (the object may have stopped); 0: at t + u = gap exactly
+
+    def validate(self) -> None:
+        if self.split_gap < 2 or self.max_gap < 1 or self.fit_frames < 2 or self.min_observations < 1:
+            raise ValueError(f"RelinkConfig: split_gap >= 2, max_gap >= 1, fit_frames >= 2, min_observations >= 1; "
+                             f"got {self.split_gap}, {self.max_gap}, {self.fit_frames}, {self.min_observations}")
+        if not (self.sigma > 0 and self.sigma_growth >= 0 and self.size_sigma > 0 and self.gate > 0
+                and self.online_bonus >= 0 and self.time_slack >= 0):
+            raise ValueError(f"RelinkConfig: sigma, size_sigma, gate > 0 and sigma_growth, online_bonus, "
+                             f"time_slack >= 0; got {self.sigma}, {self.size_sigma}, {self.gate}, {self.sigma_growth}, "
+                             f"{self.online_bonus}, {self.time_slack}")
+
+
+@dataclass
+class Tracklet:
+    """The observed frames of one piece of a track: frames (n,) ascending, boxes (n, 4) xyxy."""
+
+    frames: np.ndarray
+    boxes: np.ndarray
+    source: int                   # the live track id it was cut from
+    piece: int = 0                # its place among that track's tracklets (0 = first)
+
+    @property
+    def start(self) -> int:
+        return int(self.frames[0])
+
+    @property
+    def end(self) -> int:
+        return int(self.frames[-1])
+
+
+def split_frames(frames: np.ndarray, split_gap: int, min_run: int = 1, boxes: np.ndarray | None = None,
+                 jump: float = 0.0) -> list[np.ndarray]:
+    """Ascending observed frames -> runs, cut where ``split_gap`` or more frames in a row are missing.
+
+    With ``boxes`` ((n, 4) xyxy) and ``jump`` > 0, also cut where an observation lies more than
+    ``jump`` box sizes from where the two before it put it (the live tracker took another object or
+    a false positive). A run of fewer than ``min_run`` frames is not cut off: it stays with the run
+    before it (the first run, with the one after it), as the live tracker associated it.
+    """
+    frames = np.asarray(frames)
+    if len(frames) == 0:
+        return []
+    cut = np.zeros(len(frames), bool)
+    cut[1:] = np.diff(frames) - 1 >= split_gap
+    if boxes is not None and jump > 0 and len(frames) >= 3:
+        c = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+        size = np.sqrt(np.prod(np.maximum(boxes[:, 2:] - boxes[:, :2], 1e-3), axis=1))
+        f = frames.astype(np.float64)
+        anchor = None if cut[1] else [0, 1]   # the last two observations of the latest run that has two
+        run_start, jumped = (1 if cut[1] else 0), False
+        for k in range(2, len(frames)):
+            if cut[k]:                                      # a gap: a new run, checked from its third frame
+                run_start, jumped, anchor = k, False, None
+            elif anchor is not None:
+                a, b = anchor
+                v = (c[b] - c[a]) / (f[b] - f[a])
+                thr = jump * size[b]
+                on_path = np.linalg.norm(c[k] - c[b] - v * (f[k] - f[b])) <= thr
+                if jumped and k - run_start == 1:           # the run so far is one point off the path
+                    with_it = np.linalg.norm(c[k] - c[k - 1] - v * (f[k] - f[k - 1])) <= thr
+                    if on_path or not with_it:              # it was a lone outlier (or this is another)
+                        cut[k], run_start, jumped = True, k, not on_path
+                    else:                                   # the track went on from it: another object
+                        jumped = False
+                elif not on_path:
+                    cut[k], run_start, jumped = True, k, True
+            if k - run_start >= 1:
+                anchor = [k - 1, k]
+    runs = np.split(frames, np.flatnonzero(cut))
+    merged: list[np.ndarray] = []
+    for r in runs:
+        if merged and (len(r) < min_run or len(merged[-1]) < min_run):
+            merged[-1] = np.concatenate([merged[-1], r])
+        else:
+            merged.append(r)
+    return merged
+
+
+def _fit(t: np.ndarray, boxes: np.ndarray, at: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares line through the centres of the ``n`` boxes nearest ``at`` -> centre at ``at``, velocity, size."""
+    c = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+    wh = boxes[:, 2:] - boxes[:, :2]
+    sel = slice(-n, None) if at >= t[-1] else slice(0, n)
+    t, c, wh = t[sel].astype(np.float64), c[sel], wh[sel]
+    size = np.exp(np.log(np.maximum(wh, 1e-3)).mean(0))
+    if len(t) < 2 or np.ptp(t) == 0:
+        return c.mean(0), np.zeros(2), size, len(t)
+    A = np.column_stack([np.ones_like(t), t - at])
+    coef, *_ = np.linalg.lstsq(A, c, rcond=None)          # (2, 2): centre at `at`, velocity
+    return coef[0], coef[1], size, len(t)
+
+
+def _min_on_triangle(a: np.ndarray, b: np.ndarray, c: np.ndarray, limit: float) -> float:
+    """The minimum of |a + t b + u c| over t, u >= 0, t + u <= limit (least squares on a triangle)."""
+    def seg(p, q):                     # min over s in [0, 1] of |p + s q|
+        qq = float(q @ q)
+        s_ = 0.0 if qq == 0 else float(np.clip(-(p @ q) / qq, 0.0, 1.0))
+        return float(np.linalg.norm(p + s_ * q))
+    best = min(seg(a, limit * b), seg(a, limit * c), seg(a + limit * b, limit * (c - b)))
+    M = np.column_stack([b, c])
+    if abs(np.linalg.det(M)) > 1e-12:
+        t, u = np.linalg.solve(M, -a)
+        if t >= 0 and u >= 0 and t + u <= limit:
+            best = 0.0
+    return best
+
+
+def link_cost(end: tuple, start: tuple, gap: int, cfg: RelinkConfig) -> float:
+    """Cost (0.5 x squared sigmas) of a link; ``end``/``start`` are ``_fit`` outputs, ``gap`` = s - e frames."""
+    p_i, v_i, size_i, n_i = end
+    p_j, v_j, size_j, n_j = start
+    # A tracklet too short for a velocity moves as the other side of the gap does (constant velocity).
+    if n_i < cfg.velocity_observations:
+        v_i = v_j if n_j >= cfg.velocity_observations else np.zeros(2)
+    if n_j < cfg.velocity_observations:
+        v_j = v_i
+    if cfg.time_slack > 0:
+        # The paths meet in space within the time budget: it may also have stopped for a while.
+        dist = _min_on_triangle(p_i - p_j, v_i, v_j, cfg.time_slack * gap)
+    else:
+        a = p_i - p_j + v_j * gap
+        b = v_i - v_j
+        bb = float(b @ b)
+        t = 0.0 if bb == 0 else float(np.clip(-(a @ b) / bb, 0.0, gap))
+        dist = float(np.linalg.norm(a + t * b))
+    scale = float(np.sqrt(np.prod(0.5 * (size_i + size_j))))
+    sigma = scale * (cfg.sigma + cfg.sigma_growth * gap)
+    dsize = np.log(size_j / size_i)
+    return 0.5 * (dist / sigma) ** 2 + 0.5 * float(dsize @ dsize) / cfg.size_sigma ** 2
+
+
+def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[list[int]]:
+    """Chains of tracklet indices (each chain = one track, in time order); every index in exactly one chain."""
+    cfg = cfg or RelinkConfig()
+    cfg.validate()
+    n = len(tracklets)
+    ok = [len(tl.frames) >= cfg.min_observations for tl in tracklets]
+    ends = [_fit(tl.frames, tl.boxes, tl.end, cfg.fit_frames) for tl in tracklets]
+    starts = [_fit(tl.frames, tl.boxes, tl.start, cfg.fit_frames) for tl in tracklets]
+    # Standard augmentation: rows n.. / columns n.. are "no successor" / "no predecessor" at cost 0,
+    # so a link is made only when its cost is below the gate (online links: below gate + bonus).
+    big = 1e9
+    cost = np.full((2 * n, 2 * n), big)
+    cost[n:, n:] = 0.0
+    cost[np.arange(n), n + np.arange(n)] = 0.0
+    cost[n + np.arange(n), np.arange(n)] = 0.0
+    gate = 0.5 * cfg.gate ** 2
+    for i, ti in enumerate(tracklets):
+        if not ok[i]:
+            continue
+        for j, tj in enumerate(tracklets):
+            gap = tj.start - ti.end
+            if i == j or not ok[j] or gap < 1 or gap > cfg.max_gap:
+                continue
+            online = ti.source == tj.source and tj.piece == ti.piece + 1
+            c = link_cost(ends[i], starts[j], gap, cfg) - gate - (cfg.online_bonus if online else 0.0)
+            if c < 0:
+                cost[i, j] = c
+    rows, cols = linear_sum_assignment(cost)
+    nxt = {int(i): int(j) for i, j in zip(rows, cols) if i < n and j < n}
+    has_prev = set(nxt.values())
+    chains = []
+    for i in sorted(range(n), key=lambda k: tracklets[k].start):
+        if i in has_prev:
+            continue
+        chain = [i]
+        while chain[-1] in nxt:
+            chain.append(nxt[chain[-1]])
+        chains.append(chain)
+    return chains

@@ -1,0 +1,136 @@
+"""Offline re-linking across occlusion gaps (occtrack_ros/tracking/relink.py, offline.relink_rows)."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from occtrack_ros.tracking import TrackerConfig, make_tracker
+from occtrack_ros.tracking.offline import OfflineRecorder, relink_rows
+from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _min_on_triangle, relink, split_frames
+from occtrack_ros.types import CameraIntrinsics, Detections, Frame
+
+
+def path(points: list[tuple[int, float, float]], frames: range) -> np.ndarray:
+    """Piecewise-linear centre path through (frame, x, y) knots -> (len(frames), 4) xyxy boxes, 20x16 px."""
+    f, x, y = (np.array(v, float) for v in zip(*points))
+    cx, cy = np.interp(frames, f, x), np.interp(frames, f, y)
+    return np.column_stack([cx - 10, cy - 8, cx + 10, cy + 8])
+
+
+def test_min_on_triangle_matches_a_brute_force_search():
+    rng = np.random.default_rng(0)
+    grid = np.linspace(0, 1, 201)
+    for _ in range(20):
+        a, b, c = rng.normal(0, 5, 2), rng.normal(0, 1, 2), rng.normal(0, 1, 2)
+        limit = float(rng.uniform(1, 10))
+        t, u = np.meshgrid(grid * limit, grid * limit)
+        keep = t + u <= limit
+        brute = np.linalg.norm(a[None] + t[keep][:, None] * b + u[keep][:, None] * c, axis=1).min()
+        assert _min_on_triangle(a, b, c, limit) == pytest.approx(brute, abs=0.05 * limit)
+
+
+def test_split_frames_cuts_at_gaps_of_split_gap_frames():
+    runs = split_frames(np.array([0, 1, 2, 4, 5, 9, 10]), split_gap=3)
+    assert [r.tolist() for r in runs] == [[0, 1, 2, 4, 5], [9, 10]]
+    assert split_frames(np.array([], int), 3) == []
+
+
+@pytest.mark.parametrize("time_slack", [0.0, 1.0])
+def test_two_objects_that_turn_behind_one_occluder_get_their_own_pieces_back(time_slack):
+    # A walks right and B walks left into the same occluder at x = 100; while hidden, A turns back
+    # (it comes out on the left, moving left) and B keeps going (it also comes out on the left, later
+    # and lower). Forward prediction alone gives the left exit to whichever is nearer; from both sides,
+    # only A's paths meet (at its turn) and only B's do (it never turned).
+    before, after = range(0, 20), range(40, 60)
+    a = path([(0, 40, 50), (30, 100, 50), (60, 40, 50)], range(60))
+    b = path([(0, 160, 70), (60, 40, 70)], range(60))
+    t_a0 = Tracklet(np.array(before), a[list(before)], source=1)
+    t_b0 = Tracklet(np.array(before), b[list(before)], source=2)
+    t_a1 = Tracklet(np.array(after), a[list(after)], source=3)
+    t_b1 = Tracklet(np.array(after), b[list(after)], source=4)
+    chains = relink([t_a0, t_b0, t_b1, t_a1], RelinkConfig(time_slack=time_slack))
+    assert sorted(map(sorted, chains)) == [[0, 3], [1, 2]]
+
+
+def test_far_apart_pieces_are_not_linked():
+    before, after = range(0, 20), range(30, 50)
+    a = path([(0, 40, 50), (50, 140, 50)], range(50))
+    other = path([(0, 400, 300), (50, 420, 300)], range(50))
+    chains = relink([Tracklet(np.array(before), a[list(before)], 1),
+                     Tracklet(np.array(after), other[list(after)], 2)], RelinkConfig())
+    assert sorted(map(sorted, chains)) == [[0], [1]]
+
+
+def test_relink_rows_undoes_an_identity_swap_at_a_gap():
+    # Two objects on parallel lanes, both hidden for frames 20-34; the tracker brought them back with
+    # swapped ids (1 on the lower lane, 2 on the upper). Relinking gives each lane one id.
+    frames = range(50)
+    up = path([(0, 50, 100), (50, 300, 100)], frames)
+    down = path([(0, 50, 200), (50, 300, 200)], frames)
+    rows = []
+    for f in frames:
+        if 20 <= f < 35:
+            continue
+        for tid, b in ((1, up[f]), (2, down[f])) if f < 20 else ((2, up[f]), (1, down[f])):
+            rows.append([f + 1, tid, b[0], b[1], b[2] - b[0], b[3] - b[1], 1.0])
+    out = relink_rows(np.array(rows))
+    lane = out[:, 3] < 150
+    assert len(np.unique(out[lane, 1])) == 1 and len(np.unique(out[~lane, 1])) == 1
+    assert np.unique(out[lane, 1]) != np.unique(out[~lane, 1])
+    assert len(out) == len(rows)
+
+
+def test_recorder_with_relink_keeps_the_id_of_an_object_that_turned_while_hidden():
+    # Boxes only, one object: it walks right, is hidden for 30 frames during which it turns back, and
+    # comes out where it went in, moving left. The live tracker's prediction has gone on to the right,
+    # so it starts a new track; relinking joins the two.
+    intr = CameraIntrinsics.default_for(640, 480)
+    boxes = path([(0, 100, 200), (40, 260, 200), (55, 230, 200), (100, 50, 200)], range(100))
+    hidden = range(40, 70)
+    ids = {}
+    for relinked in (False, True):
+        tracker = make_tracker(TrackerConfig(fps=10.0))
+        rec = OfflineRecorder((640, 480), max_gap_frames=10, backfill=True,
+                              relink=RelinkConfig(time_slack=1.0) if relinked else None)
+        for i in range(100):
+            b = np.array([] if i in hidden else [boxes[i]], np.float32).reshape(-1, 4)
+            rec.add(i, tracker.step(Detections(boxes=b, scores=np.ones(len(b))),
+                                    Frame(image=np.zeros((0, 0, 3), np.uint8), stamp_ns=int(i * 1e8), index=i,
+                                          intrinsics=intr)))
+        ids[relinked] = set(np.unique(rec.rows()[:, 1]).astype(int))
+    assert len(ids[False]) == 2, f"the scene must defeat the live tracker alone: {ids[False]}"
+    assert len(ids[True]) == 1
+
+
+@pytest.mark.parametrize("field,value", [("split_gap", 1), ("sigma", 0.0), ("online_bonus", -1.0),
+                                         ("time_slack", -0.5)])
+def test_bad_config_is_refused(field, value):
+    with pytest.raises(ValueError, match="RelinkConfig"):
+        RelinkConfig(**{field: value}).validate()
+
+
+def test_every_tracklet_is_in_exactly_one_time_ordered_chain():
+    rng = np.random.default_rng(3)
+    tracklets = []
+    for k in range(30):
+        s = int(rng.integers(0, 150))
+        fr = np.arange(s, s + int(rng.integers(1, 30)))
+        tracklets.append(Tracklet(fr, path([(s, rng.uniform(0, 600), rng.uniform(0, 400)),
+                                            (s + 40, rng.uniform(0, 600), rng.uniform(0, 400))], fr), k % 7))
+    chains = relink(tracklets, RelinkConfig(gate=6.0))
+    assert sorted(itertools.chain(*chains)) == list(range(30))
+    for c in chains:
+        assert all(tracklets[a].end < tracklets[b].start for a, b in zip(c, c[1:]))
+
+
+def test_split_frames_cuts_where_an_observation_jumps_off_the_path():
+    frames = np.arange(10)
+    boxes = path([(0, 50, 50), (9, 95, 50)], frames)
+    boxes[6] += 30                                       # the live tracker took a box 1.7 sizes away
+    runs = split_frames(frames, split_gap=2, boxes=boxes, jump=0.5)
+    assert [r.tolist() for r in runs] == [[0, 1, 2, 3, 4, 5], [6], [7, 8, 9]]
+    assert len(split_frames(frames, 2, boxes=path([(0, 50, 50), (9, 95, 50)], frames), jump=0.5)) == 1
+    assert [r.tolist() for r in split_frames(frames, 2, min_run=2, boxes=boxes, jump=0.5)] == [
+        [0, 1, 2, 3, 4, 5, 6], [7, 8, 9]], "a one-frame piece stays with the run before it"
