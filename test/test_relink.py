@@ -134,3 +134,19 @@ def test_split_frames_cuts_where_an_observation_jumps_off_the_path():
     assert len(split_frames(frames, 2, boxes=path([(0, 50, 50), (9, 95, 50)], frames), jump=0.5)) == 1
     assert [r.tolist() for r in split_frames(frames, 2, min_run=2, boxes=boxes, jump=0.5)] == [
         [0, 1, 2, 3, 4, 5, 6], [7, 8, 9]], "a one-frame piece stays with the run before it"
+
+
+def test_where_objects_never_return_a_piece_that_left_is_not_joined_to_one_that_came_in():
+    # A leaves through the right border of a 200 x 100 view; 20 frames later B comes in through the
+    # right border moving left. Their paths meet out of view, which is a link where objects roam
+    # out and back (border_links=True) and never one where what leaves is gone (Sprites-MOT).
+    from occtrack_ros.tracking.relink import touches_border
+
+    a = path([(0, 150, 50), (20, 195, 50)], range(21))
+    b = path([(40, 195, 60), (60, 150, 60)], range(40, 61))
+    view = (200, 100)
+    pieces = [Tracklet(np.arange(21), a, 1, 0, touches_border(a[0], view), touches_border(a[-1], view)),
+              Tracklet(np.arange(40, 61), b, 2, 0, touches_border(b[0], view), touches_border(b[-1], view))]
+    assert pieces[0].border_end and pieces[1].border_start
+    assert sorted(map(sorted, relink(pieces, RelinkConfig(border_links=True)))) == [[0, 1]]
+    assert sorted(map(sorted, relink(pieces, RelinkConfig(border_links=False)))) == [[0], [1]]

@@ -63,7 +63,8 @@ def add_arguments(parser) -> None:
                         "of tracks it confirms and the rows of tracks merged by re-identification (offline.py)")
     parser.add_argument("--relink", action="store_true", help="offline re-linking for every tracker, baselines "
                         "included: tracks are cut at gaps and joined again from both sides of each gap, before "
-                        "--interpolate fills them (occtrack_ros/tracking/relink.py)")
+                        "--interpolate fills them (occtrack_ros/tracking/relink.py; pieces that left the view are "
+                        "not joined to ones that came into it on presets whose objects never return, Sprites-MOT)")
 
 
 def _default_corruption():
@@ -98,6 +99,20 @@ def _sequence_seed(seq_dir, override):
         if seed is not None:
             return int(seed)
     raise ValueError(f"{seq_dir}: no seed in gt/gt3d.json; pass --corrupt-seed")
+
+
+def _objects_return(seq_dir) -> bool:
+    """False when the sequence's preset (gt/gt3d.json) is one whose objects never come back into view."""
+    import json
+    from pathlib import Path
+
+    from occtrack_ros.tracking.config import TRACKER_PRESETS
+
+    f = Path(seq_dir) / "gt" / "gt3d.json" if seq_dir is not None else None
+    if f is None or not f.is_file():
+        return True
+    preset = TRACKER_PRESETS.get(json.loads(f.read_text()).get("preset") or "", {})
+    return preset.get("max_outside_frames", 1) > 0
 
 
 def _git_revision() -> str:
@@ -247,7 +262,7 @@ def run(args) -> int:
             extra = _camera(seq_dirs.get(name), notes) if tracker == OURS and not args.ours_no_poses else {}
             res = run_tracker(tracker, dets, info.length, info.fps, (info.width, info.height), args.ours_weights,
                               interpolate_s=args.interpolate, backfill=args.backfill, relink=args.relink,
-                              **extra)
+                              objects_return=_objects_return(seq_dirs.get(name)), **extra)
             mot_io.write_results(out / "results" / tracker / f"{name}.txt", res)
             inputs.append(SequenceInput(name, gt, res, info.length))
         results[tracker] = evaluate_sequences(inputs, ignore_fully_occluded=ignore)

@@ -6,7 +6,7 @@ HELP = "run the full pipeline (slot detector + tracker) on a sequence directory 
 
 
 def add_arguments(p) -> None:
-    from occtrack_ros.tracking.offline import add_offline_arguments
+    from occtrack_ros.tracking.offline import DEFAULT_RELINK_DETECTOR, add_offline_arguments
 
     p.add_argument("--seq", required=True, help="sequence directory (seqinfo.ini, img1/, optional depth/, poses.txt)")
     p.add_argument("--out", required=True, help="MOT results file to write")
@@ -29,7 +29,7 @@ def add_arguments(p) -> None:
                         "n_init=2, clip_prediction_to_view, border_overlap)")
     p.add_argument("--occluded-rows", action="store_true",
                    help="also write the coasting (predicted amodal) boxes of occluded tracks inside the image")
-    add_offline_arguments(p)
+    add_offline_arguments(p, DEFAULT_RELINK_DETECTOR)
     p.add_argument("--batch", type=int, default=8, help="frames per detector call")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
@@ -90,7 +90,8 @@ def run(args) -> int:
             out = tracker.step(dets, frame)
             if rec is None:
                 rec = recorder_from_args(args, seq.fps, (frame.image.shape[1], frame.image.shape[0]),
-                                         MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES)
+                                         MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES,
+                                         objects_return=tracker.config.max_outside_frames > 0)
             rec.add(frame.index, out)
             for b, s in zip(dets.boxes, dets.scores):
                 det_lines.append(f"{frame.index + 1},-1,{b[0]:.2f},{b[1]:.2f},{b[2] - b[0]:.2f},{b[3] - b[1]:.2f},"

@@ -6,7 +6,7 @@ HELP = "track a MOTChallenge det.txt (boxes only) and write MOT results"
 
 
 def add_arguments(p) -> None:
-    from occtrack_ros.tracking.offline import add_offline_arguments
+    from occtrack_ros.tracking.offline import DEFAULT_RELINK_BOXES_ONLY, add_offline_arguments
 
     p.add_argument("--dets", required=True, help="det.txt: frame,-1,x,y,w,h,score,... (1-based frames, any order)")
     p.add_argument("--out", required=True, help="result file to write (MOTChallenge rows)")
@@ -23,7 +23,7 @@ def add_arguments(p) -> None:
     p.add_argument("--occluded-rows", action="store_true",
                    help="also write the coasting boxes of occluded tracks inside the image (when the "
                         "evaluation scores occluded ground truth, as MOT17's protocol does)")
-    add_offline_arguments(p)
+    add_offline_arguments(p, DEFAULT_RELINK_BOXES_ONLY)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = library default)")
 
 
@@ -68,7 +68,8 @@ def run(args) -> int:
     from occtrack_ros.tracking.offline import recorder_from_args
 
     size = (intr.width, intr.height) if intr is not None else None
-    rec = recorder_from_args(args, fps, size, MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES)
+    rec = recorder_from_args(args, fps, size, MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES,
+                             objects_return=tracker.config.max_outside_frames > 0)
     blank = np.zeros((0, 0, 3), np.uint8)
     for f in range(length):
         frame = Frame(image=blank, stamp_ns=int(round(f * 1e9 / fps)), index=f, intrinsics=intr,

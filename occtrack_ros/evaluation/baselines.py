@@ -63,7 +63,7 @@ def run_tracker(
     name: str, dets: np.ndarray, num_frames: int, frame_rate: float = 30.0,
     image_size: tuple[int, int] | None = None, ours_weights: str | None = None,
     intrinsics=None, poses: dict[int, np.ndarray] | None = None,
-    interpolate_s: float = 0.0, backfill: bool = False, relink: bool = False,
+    interpolate_s: float = 0.0, backfill: bool = False, relink: bool = False, objects_return: bool = True,
 ) -> np.ndarray:
     """Track ``(K, >=7)`` detections (frame, id, x, y, w, h, score) -> ``(M, 7)`` results (frame, id, x, y, w, h, conf).
 
@@ -73,9 +73,11 @@ def run_tracker(
     (``tracking.offline``; for the baselines, between any two of their rows); ``backfill`` writes our
     tracker's tentative observations and merged tracks' rows (``OfflineRecorder``), and means nothing to
     the baselines. ``relink`` re-links every tracker's tracks across gaps before the gaps are filled
-    (``tracking.relink``; for the baselines every row counts as observed).
+    (``tracking.relink``; for the baselines every row counts as observed); with ``objects_return``
+    False it never joins a piece that left the view to one that came into it.
     """
     from occtrack_ros.tracking.offline import interpolate_rows, relink_rows
+    from occtrack_ros.tracking.relink import RelinkConfig
 
     gap = int(round(interpolate_s * frame_rate))
     dets = np.asarray(dets, np.float64)
@@ -86,7 +88,7 @@ def run_tracker(
     per_frame = _dets_by_frame(dets, num_frames)
     if name == OURS:
         return _run_ours(per_frame, frame_rate, image_size, ours_weights, intrinsics, poses or {}, gap, backfill,
-                         relink)
+                         RelinkConfig(border_links=objects_return) if relink else None)
     import supervision as sv
 
     tracker = _baseline_tracker(name, frame_rate)
@@ -106,16 +108,16 @@ def run_tracker(
         ids = tracked.tracker_id[keep]
         out.append(np.column_stack([np.full(len(b), t + 1), ids, b[:, :2], b[:, 2:] - b[:, :2], conf]))
     rows = np.concatenate(out) if out else np.zeros((0, 7))
+    view = image_size if image_size is not None and None not in image_size else None
     if relink:
-        rows = relink_rows(rows)
-    return interpolate_rows(rows, gap, image_size if image_size is not None and None not in image_size else None)
+        rows = relink_rows(rows, RelinkConfig(border_links=objects_return), view_size=view)
+    return interpolate_rows(rows, gap, view)
 
 
 def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses, gap=0, backfill=False,
-              relink=False) -> np.ndarray:
+              relink=None) -> np.ndarray:
     from occtrack_ros.tracking import TrackerConfig, make_tracker
     from occtrack_ros.tracking.offline import OfflineRecorder
-    from occtrack_ros.tracking.relink import RelinkConfig
     from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
     if intrinsics is None and image_size is not None and None not in image_size:
@@ -128,7 +130,8 @@ def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses, gap
     # Boxes only: an empty image keeps the Frame contract without pixels (as `occtrack track-dets`).
     blank = np.zeros((0, 0, 3), np.uint8)
     # No image size: these rows have never dropped coasting boxes at the image border (result_rows does).
-    rec = OfflineRecorder(None, gap, backfill, relink=RelinkConfig() if relink else None)
+    rec = OfflineRecorder(None, gap, backfill, relink=relink,
+                          view_size=image_size if image_size is not None and None not in image_size else None)
     for t, d in enumerate(per_frame):
         boxes = np.column_stack([d[:, X], d[:, X + 1], d[:, X] + d[:, X + 2], d[:, X + 1] + d[:, H]])  # (n, 4) xyxy
         frame = Frame(image=blank, stamp_ns=int(round(t * 1e9 / frame_rate)), index=t, intrinsics=intrinsics,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, row_written
-from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, relink, split_frames
+from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, relink, split_frames, touches_border
 from occtrack_ros.types import TrackerOutput
 
 
@@ -58,13 +58,14 @@ class OfflineRecorder:
     """Collects one tracker's outputs frame by frame; ``lines()`` gives the sequence's MOT rows."""
 
     def __init__(self, image_size: tuple[int, int] | None = None, max_gap_frames: int = 0,
-                 backfill: bool = True, states: tuple = MOT_STATES, relink: RelinkConfig | None = None):
+                 backfill: bool = True, states: tuple = MOT_STATES, relink: RelinkConfig | None = None,
+                 view_size: tuple[int, int] | None = None):
         if max_gap_frames < 0:
             raise ValueError(f"OfflineRecorder: max_gap_frames must be >= 0, got {max_gap_frames}")
         if relink is not None:
             relink.validate()
         self.image_size, self.max_gap, self.backfill, self.states = image_size, int(max_gap_frames), backfill, states
-        self.relink = relink
+        self.relink, self.view_size = relink, view_size   # view_size: for relink's border rule (default image_size)
         self._rows: list[_Row] = []
         self._parent: dict[int, int] = {}
 
@@ -97,7 +98,7 @@ class OfflineRecorder:
             if old is None or (r.observed, r.track_id == root) > (old.observed, old.track_id == root):
                 by_id[root][r.frame] = r
         if self.relink is not None:
-            by_id, reported = _relinked(by_id, reported, self.relink)
+            by_id, reported = _relinked(by_id, reported, self.relink, self.view_size or self.image_size)
         out: list[_Row] = []
         for tid in sorted(reported):
             frames = by_id[tid]
@@ -121,8 +122,8 @@ class OfflineRecorder:
                 for f, i, x, y, w, h, c in self.rows()]
 
 
-def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: RelinkConfig
-              ) -> tuple[dict[int, dict[int, _Row]], set[int]]:
+def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: RelinkConfig,
+              view_size: tuple[int, int] | None = None) -> tuple[dict[int, dict[int, _Row]], set[int]]:
     """Tracks cut into tracklets at observation gaps and joined again by ``relink.relink``.
 
     A tracklet owns its observed frames and the unobserved rows after them (up to its track's next
@@ -143,7 +144,9 @@ def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: Relink
         bounds = [int(r[0]) for r in runs[1:]] + [None]
         for k, (run, stop) in enumerate(zip(runs, bounds)):
             lo = -np.inf if k == 0 else int(run[0])
-            tracklets.append(Tracklet(run, np.stack([frames[int(f)].box for f in run]), root, k))
+            boxes = np.stack([frames[int(f)].box for f in run])
+            tracklets.append(Tracklet(run, boxes, root, k, touches_border(boxes[0], view_size),
+                                      touches_border(boxes[-1], view_size)))
             owned.append({f: r for f, r in frames.items() if lo <= f and (stop is None or f < stop)})
     chains = relink(tracklets, cfg)
     out, new_reported = dict(untouched), reported & set(untouched)
@@ -178,15 +181,20 @@ def _rows_as_tracks(rows: np.ndarray) -> dict[int, dict[int, _Row]]:
     return by_id
 
 
-def relink_rows(rows: np.ndarray, cfg: RelinkConfig | None = None) -> np.ndarray:
-    """Any tracker's MOT rows with its tracks re-linked across gaps (``relink``; every row counts as observed)."""
+def relink_rows(rows: np.ndarray, cfg: RelinkConfig | None = None,
+                view_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Any tracker's MOT rows with its tracks re-linked across gaps (``relink``; every row counts as observed).
+
+    ``view_size`` (width, height): pieces that start or end at its border are linked only as the
+    tracker linked them (None: no border rule).
+    """
     rows = np.asarray(rows, np.float64)
     if len(rows) == 0:
         return np.zeros((0, 7))
     cfg = cfg or RelinkConfig()
     cfg.validate()
     by_id = _rows_as_tracks(rows)
-    by_id, _ = _relinked(by_id, set(by_id), cfg)
+    by_id, _ = _relinked(by_id, set(by_id), cfg, view_size)
     return _as_array([replace(r, track_id=tid) for tid, frames in by_id.items() for r in frames.values()])
 
 
@@ -217,7 +225,10 @@ def interpolate_rows(rows: np.ndarray, max_gap_frames: int, image_size: tuple[in
 # Offline defaults of `occtrack track` and `occtrack track-dets` (tuning seeds; weights/tracker.md, session 12).
 DEFAULT_INTERPOLATE_S = 1.0
 DEFAULT_BACKFILL = True
-DEFAULT_RELINK = True   # tuning seeds 30-69 (weights/tracker.md, session 14)
+# Re-linking: on for boxes only (`occtrack track-dets`), off behind the detector (`occtrack track`), where
+# the live tracker's appearance re-identification decides better (tuning seeds; weights/tracker.md, session 14).
+DEFAULT_RELINK_BOXES_ONLY = True
+DEFAULT_RELINK_DETECTOR = False
 
 
 def nonnegative_seconds(text: str) -> float:
@@ -233,7 +244,7 @@ def nonnegative_seconds(text: str) -> float:
     return v
 
 
-def add_offline_arguments(p) -> None:
+def add_offline_arguments(p, relink_default: bool) -> None:
     """The offline row options shared by ``occtrack track`` and ``occtrack track-dets``."""
     import argparse
 
@@ -244,13 +255,17 @@ def add_offline_arguments(p) -> None:
     p.add_argument("--backfill", action=argparse.BooleanOptionalAction, default=DEFAULT_BACKFILL,
                    help="also write a confirmed track's observed tentative frames and, under the surviving id, the "
                         "observations of tracks merged into it by re-identification (--no-backfill: off)")
-    p.add_argument("--relink", action=argparse.BooleanOptionalAction, default=DEFAULT_RELINK,
+    p.add_argument("--relink", action=argparse.BooleanOptionalAction, default=relink_default,
                    help="cut the tracks at gaps and join the pieces again from both sides of each gap, so that an "
                         "object that turned or stopped while hidden keeps its id (occtrack_ros/tracking/relink.py; "
-                        "--no-relink: the live tracker's ids)")
+                        f"--no-relink: the live tracker's ids; default {'on' if relink_default else 'off'})")
 
 
-def recorder_from_args(args, fps: float, image_size, states) -> OfflineRecorder:
-    """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them)."""
+def recorder_from_args(args, fps: float, image_size, states, objects_return: bool = True) -> OfflineRecorder:
+    """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them).
+
+    ``objects_return``: objects that leave the view may come back (the tracker's ``max_outside_frames``
+    > 0); if not, re-linking never joins a piece that left the view to one that came into it.
+    """
     return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states,
-                           relink=RelinkConfig() if args.relink else None)
+                           relink=RelinkConfig(border_links=objects_return) if args.relink else None)

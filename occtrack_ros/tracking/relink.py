@@ -18,7 +18,10 @@ generally does not. The meeting distance
 
 is taken in units of the object's size times a spread that grows with the gap, and a log-size
 change term is added. A tracklet too short for a velocity moves as the other side does. Links the
-live tracker made (the same id on both sides of the gap) get ``online_bonus`` off their cost.
+live tracker made (the same id on both sides of the gap) get ``online_bonus`` off their cost. Where
+what leaves the view never comes back (Sprites-MOT; ``border_links=False``), a piece that ends
+(starts) at the image border is linked only as the live tracker linked it: otherwise objects that
+leave and others that come in would be joined.
 
 Nothing installable does this (StrongSORT's AFLink, the nearest, is a network trained with
 identity labels); the assignment is scipy's, the rest is a few lines of numpy.
@@ -47,6 +50,8 @@ class RelinkConfig:
     velocity_observations: int = 4  # a tracklet end with fewer observations has no velocity of its own
     jump: float = 0.5             # > 0: also cut where an observation jumps this many box sizes off the path
     absorb_short: bool = False    # pieces with fewer than min_observations stay with their neighbour
+    border_links: bool = True     # link a piece that left the view to one that came into it (objects that roam
+    #                               out and come back); False where what leaves never returns (Sprites-MOT)
     time_slack: float = 1.0       # > 0: the two paths may meet at any times t, u with t + u <= this x the gap
     #                               (the object may have stopped); 0: at t + u = gap exactly
 
@@ -69,6 +74,8 @@ class Tracklet:
     boxes: np.ndarray
     source: int                   # the live track id it was cut from
     piece: int = 0                # its place among that track's tracklets (0 = first)
+    border_start: bool = False    # its first box touches the image border (it came into view)
+    border_end: bool = False      # its last box touches the image border (it left the view)
 
     @property
     def start(self) -> int:
@@ -125,6 +132,14 @@ def split_frames(frames: np.ndarray, split_gap: int, min_run: int = 1, boxes: np
         else:
             merged.append(r)
     return merged
+
+
+def touches_border(box: np.ndarray, view_size: tuple[int, int] | None, margin: float = 1.0) -> bool:
+    """Whether an xyxy box lies within ``margin`` px of the edge of a ``(width, height)`` view (None: never)."""
+    if view_size is None:
+        return False
+    w, h = view_size
+    return bool(box[0] <= margin or box[1] <= margin or box[2] >= w - margin or box[3] >= h - margin)
 
 
 def _fit(t: np.ndarray, boxes: np.ndarray, at: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -204,6 +219,8 @@ def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[l
             if i == j or not ok[j] or gap < 1 or gap > cfg.max_gap:
                 continue
             online = ti.source == tj.source and tj.piece == ti.piece + 1
+            if not cfg.border_links and (ti.border_end or tj.border_start) and not online:
+                continue           # left or came into view: not an occlusion; only the live link stands
             c = link_cost(ends[i], starts[j], gap, cfg) - gate - (cfg.online_bonus if online else 0.0)
             if c < 0:
                 cost[i, j] = c
