@@ -308,6 +308,14 @@ def test_direct_refinement_recovers_the_true_pose_from_zero_motion():
     # iters=0 leaves the guess untouched
     aa0, t0 = refine_pose(target, source, depth, Kt, zero, zero, RefineConfig(iters=0))
     assert torch.all(aa0 == 0) and torch.all(t0 == 0)
+    # the training optimiser (L-BFGS, `occtrack train depth-pose --refine-optimizer lbfgs`) also leaves
+    # zero motion far behind; its exact answer depends on the budget and the CPU, so only the bound
+    aa_l, t_l = refine_pose(target, source, depth, Kt, zero, zero, RefineConfig(iters=30, optimizer="lbfgs"))
+    T_l = axis_angle_to_matrix(aa_l, t_l)[0].double().numpy()
+    rot_l = np.degrees(np.arccos(np.clip((np.trace(T_l[:3, :3].T @ T_true[:3, :3]) - 1) / 2, -1, 1)))
+    assert rot_l < 0.6, rot_l
+    with pytest.raises(ValueError, match="optimizer"):
+        RefineConfig(optimizer="adam")
 
 
 def test_refinement_jacobian_matches_autograd_through_the_projection():

@@ -46,6 +46,13 @@ class RefineConfig:
     damping: float = 1e-3      # initial Levenberg-Marquardt damping (x0.3 on an accepted step, x10 on a rejected one)
     step_tol: float = 1e-6     # a pair has converged when no parameter moves more than this (rad or depth units)
     loss_tol: float = 1e-3     # ... or when an accepted step lowers its error by less than this fraction
+    optimizer: str = "lm"      # "lbfgs": strong-Wolfe L-BFGS on the summed error, `iters` iterations per level
+    #                            (until session 12; the shipped depth/pose weights were trained with it, and
+    #                            `occtrack train depth-pose` still trains with it: weights/depth_pose.md)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("lm", "lbfgs"):
+            raise ValueError(f"RefineConfig.optimizer must be 'lm' or 'lbfgs', got {self.optimizer!r}")
 
 
 def _pool(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -75,6 +82,25 @@ def _grid_jacobian(points: torch.Tensor, K: torch.Tensor, x: torch.Tensor, heigh
     d_rot = (duv_dp[:, :, None] * rot[:, None]).sum(3)  # (B, 2, 3, N)
     scale = 2.0 / torch.tensor([width, height], dtype=x.dtype, device=x.device).view(1, 2, 1, 1)  # pixels -> grid units
     return torch.cat([d_rot, duv_dp], dim=2) * scale  # (B, 2, 6, N)
+
+
+def _align_level_lbfgs(tgt, src, dep, K, params, cfg):
+    """One pyramid level of strong-Wolfe L-BFGS on the batch's summed error (the optimiser until session 12)."""
+    B, _, h, w = tgt.shape
+    synth = ViewSynthesis(h, w).to(tgt.device)
+    x = params.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=cfg.iters, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        warped, valid = synth(src, dep, K, axis_angle_to_matrix(x[:, :3], x[:, 3:]))
+        err = F.huber_loss(warped, tgt, reduction="none", delta=cfg.huber_delta).mean(1, keepdim=True)
+        loss = (err * valid).sum() / valid.sum().clamp_min(1.0) * B
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return x.detach()
 
 
 def _align_level(tgt, src, dep, K, params, cfg):
@@ -160,5 +186,6 @@ def refine_pose(target: torch.Tensor, source: torch.Tensor, depth: torch.Tensor,
                 src = local_contrast_normalise(_pool(source.detach(), f), window, cfg.lcn_eps)
                 Kl = K.detach().clone()
                 Kl[:, :2] = Kl[:, :2] / f
-                params = _align_level(tgt, src, _pool(depth.detach(), f), Kl, params, cfg)
+                align = _align_level_lbfgs if cfg.optimizer == "lbfgs" else _align_level
+                params = align(tgt, src, _pool(depth.detach(), f), Kl, params, cfg)
     return params[:, :3], params[:, 3:]
