@@ -150,3 +150,34 @@ def test_where_objects_never_return_a_piece_that_left_is_not_joined_to_one_that_
     assert pieces[0].border_end and pieces[1].border_start
     assert sorted(map(sorted, relink(pieces, RelinkConfig(border_links=True)))) == [[0, 1]]
     assert sorted(map(sorted, relink(pieces, RelinkConfig(border_links=False)))) == [[0], [1]]
+
+
+def test_appearance_decides_where_motion_cannot():
+    # A and B walk side by side into one occluder and come out side by side, swapped in the image:
+    # by motion alone either pairing costs the same (both paths meet); their embeddings tell them apart.
+    before, after = range(0, 20), range(35, 55)
+    upper = path([(0, 40, 50), (55, 150, 50)], range(55))
+    lower = path([(0, 40, 58), (55, 150, 58)], range(55))
+    ea, eb = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    pieces = [Tracklet(np.array(before), upper[list(before)], 1, embedding=ea),
+              Tracklet(np.array(before), lower[list(before)], 2, embedding=eb),
+              Tracklet(np.array(after), lower[list(after)], 3, embedding=ea),   # A came out on the lower lane
+              Tracklet(np.array(after), upper[list(after)], 4, embedding=eb)]
+    assert sorted(map(sorted, relink(pieces, RelinkConfig(appearance_sigma=0.1)))) == [[0, 2], [1, 3]]
+    assert sorted(map(sorted, relink(pieces, RelinkConfig()))) == [[0, 3], [1, 2]], "motion alone: the lanes"
+    vetoed = relink(pieces[:1] + pieces[3:], RelinkConfig(appearance_sigma=10.0, appearance_veto=0.5))
+    assert sorted(map(sorted, vetoed)) == [[0], [1]], "looks unlike: never linked"
+
+
+def test_recorder_keeps_the_detections_embeddings_for_relinking():
+    intr = CameraIntrinsics.default_for(640, 480)
+    tracker = make_tracker(TrackerConfig(fps=10.0))
+    rec = OfflineRecorder((640, 480), relink=RelinkConfig(appearance_sigma=0.1))
+    boxes = path([(0, 100, 200), (30, 250, 200)], range(30))
+    for i in range(30):
+        out = tracker.step(Detections(boxes=boxes[i:i + 1].astype(np.float32), scores=np.ones(1)),
+                           Frame(image=np.zeros((0, 0, 3), np.uint8), stamp_ns=int(i * 1e8), index=i, intrinsics=intr))
+        rec.add(i, out, np.array([[3.0, 4.0]], np.float32))
+    observed = [r for r in rec._rows if r.observed]
+    assert observed and all(np.allclose(r.embedding, [3.0, 4.0]) for r in observed)
+    assert len(np.unique(rec.rows()[:, 1])) == 1

@@ -42,6 +42,7 @@ class _Row:
     conf: float
     observed: bool        # a detection was associated this frame
     wanted: bool          # the live rule (mot_files.result_rows) writes it
+    embedding: np.ndarray | None = None  # (D,) appearance embedding of the associated detection, if any
 
 
 def _between(f0: int, x0: np.ndarray, f1: int, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,12 +70,18 @@ class OfflineRecorder:
         self._rows: list[_Row] = []
         self._parent: dict[int, int] = {}
 
-    def add(self, frame_index: int, out: TrackerOutput) -> None:
-        """Record the tracker's output for 0-based ``frame_index``."""
+    def add(self, frame_index: int, out: TrackerOutput, embeddings: np.ndarray | None = None) -> None:
+        """Record the tracker's output for 0-based ``frame_index``.
+
+        ``embeddings``: the frame's detection embeddings ``(N, D)`` (``Detections.embeddings``), kept
+        for the re-linking's appearance term; None for boxes only.
+        """
         for t in out.tracks:
+            emb = (np.asarray(embeddings[t.detection_index], np.float32)
+                   if embeddings is not None and t.detection_index >= 0 else None)
             self._rows.append(_Row(frame_index, t.track_id, np.asarray(t.box, np.float64).copy(),
                                    float(t.existence_probability), t.detection_index >= 0,
-                                   row_written(t, self.image_size, self.states)))
+                                   row_written(t, self.image_size, self.states), emb))
         for ended, survivor in out.merged:
             self._parent[ended] = survivor
 
@@ -145,8 +152,9 @@ def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: Relink
         for k, (run, stop) in enumerate(zip(runs, bounds)):
             lo = -np.inf if k == 0 else int(run[0])
             boxes = np.stack([frames[int(f)].box for f in run])
+            embs = [frames[int(f)].embedding for f in run if frames[int(f)].embedding is not None]
             tracklets.append(Tracklet(run, boxes, root, k, touches_border(boxes[0], view_size),
-                                      touches_border(boxes[-1], view_size)))
+                                      touches_border(boxes[-1], view_size), _mean_direction(embs)))
             owned.append({f: r for f, r in frames.items() if lo <= f and (stop is None or f < stop)})
     chains = relink(tracklets, cfg)
     out, new_reported = dict(untouched), reported & set(untouched)
@@ -171,6 +179,15 @@ def _as_array(rows: list[_Row]) -> np.ndarray:
     a = np.array([[r.frame + 1, r.track_id, r.box[0], r.box[1], r.box[2] - r.box[0], r.box[3] - r.box[1], r.conf]
                   for r in rows], np.float64)
     return a[np.lexsort((a[:, 1], a[:, 0]))]
+
+
+def _mean_direction(vectors: list[np.ndarray]) -> np.ndarray | None:
+    """The unit mean of unit vectors (a piece's appearance), None when there are none."""
+    if not vectors:
+        return None
+    v = np.stack(vectors).astype(np.float64)
+    v = (v / np.linalg.norm(v, axis=1, keepdims=True).clip(1e-12)).mean(0)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 def _rows_as_tracks(rows: np.ndarray) -> dict[int, dict[int, _Row]]:
@@ -225,10 +242,12 @@ def interpolate_rows(rows: np.ndarray, max_gap_frames: int, image_size: tuple[in
 # Offline defaults of `occtrack track` and `occtrack track-dets` (tuning seeds; weights/tracker.md, session 12).
 DEFAULT_INTERPOLATE_S = 1.0
 DEFAULT_BACKFILL = True
-# Re-linking: on for boxes only (`occtrack track-dets`), off behind the detector (`occtrack track`), where
-# the live tracker's appearance re-identification decides better (tuning seeds; weights/tracker.md, session 14).
+# Re-linking, on by default (tuning seeds; weights/tracker.md, session 14). Behind the detector the live
+# tracker re-identifies by appearance, so the pieces are cut at gaps only (not at jumps: modal boxes of
+# partly hidden objects jump), the live links weigh more, and the appearance of the pieces counts too.
 DEFAULT_RELINK_BOXES_ONLY = True
-DEFAULT_RELINK_DETECTOR = False
+DEFAULT_RELINK_DETECTOR = True
+RELINK_WITH_APPEARANCE = {"appearance_sigma": 0.1, "jump": 0.0, "online_bonus": 5.0}
 
 
 def nonnegative_seconds(text: str) -> float:
@@ -261,11 +280,16 @@ def add_offline_arguments(p, relink_default: bool) -> None:
                         f"--no-relink: the live tracker's ids; default {'on' if relink_default else 'off'})")
 
 
-def recorder_from_args(args, fps: float, image_size, states, objects_return: bool = True) -> OfflineRecorder:
+def recorder_from_args(args, fps: float, image_size, states, objects_return: bool = True,
+                       appearance: bool = False) -> OfflineRecorder:
     """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them).
 
     ``objects_return``: objects that leave the view may come back (the tracker's ``max_outside_frames``
     > 0); if not, re-linking never joins a piece that left the view to one that came into it.
+    ``appearance``: the detector gives embeddings (``add(..., embeddings)``): re-link with
+    ``RELINK_WITH_APPEARANCE``.
     """
     return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states,
-                           relink=RelinkConfig(border_links=objects_return) if args.relink else None)
+                           relink=RelinkConfig(border_links=objects_return,
+                                               **(RELINK_WITH_APPEARANCE if appearance else {}))
+                           if args.relink else None)

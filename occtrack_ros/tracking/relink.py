@@ -17,7 +17,9 @@ generally does not. The meeting distance
     d = min over t, u >= 0, t + u <= time_slack T of |p_i + v_i t - p_j + v_j u|
 
 is taken in units of the object's size times a spread that grows with the gap, and a log-size
-change term is added. A tracklet too short for a velocity moves as the other side does. Links the
+change term is added. A tracklet too short for a velocity moves as the other side does. With
+``appearance_sigma`` > 0, pieces that carry detector embeddings (their unit mean) also pay
+0.5 ((1 - cosine) / appearance_sigma)^2, and none below ``appearance_veto`` is linked. Links the
 live tracker made (the same id on both sides of the gap) get ``online_bonus`` off their cost. Where
 what leaves the view never comes back (Sprites-MOT; ``border_links=False``), a piece that ends
 (starts) at the image border is linked only as the live tracker linked it: otherwise objects that
@@ -52,6 +54,8 @@ class RelinkConfig:
     absorb_short: bool = False    # pieces with fewer than min_observations stay with their neighbour
     border_links: bool = True     # link a piece that left the view to one that came into it (objects that roam
     #                               out and come back); False where what leaves never returns (Sprites-MOT)
+    appearance_sigma: float = 0.0  # > 0: pieces with embeddings also pay 0.5 ((1 - cosine) / this)^2
+    appearance_veto: float = -1.0  # ... and are never linked (except as the live tracker did) below this cosine
     time_slack: float = 1.0       # > 0: the two paths may meet at any times t, u with t + u <= this x the gap
     #                               (the object may have stopped); 0: at t + u = gap exactly
 
@@ -76,6 +80,7 @@ class Tracklet:
     piece: int = 0                # its place among that track's tracklets (0 = first)
     border_start: bool = False    # its first box touches the image border (it came into view)
     border_end: bool = False      # its last box touches the image border (it left the view)
+    embedding: np.ndarray | None = None  # (D,) unit mean appearance embedding of its detections, if any
 
     @property
     def start(self) -> int:
@@ -221,7 +226,13 @@ def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[l
             online = ti.source == tj.source and tj.piece == ti.piece + 1
             if not cfg.border_links and (ti.border_end or tj.border_start) and not online:
                 continue           # left or came into view: not an occlusion; only the live link stands
-            c = link_cost(ends[i], starts[j], gap, cfg) - gate - (cfg.online_bonus if online else 0.0)
+            c = link_cost(ends[i], starts[j], gap, cfg)
+            if cfg.appearance_sigma > 0 and ti.embedding is not None and tj.embedding is not None:
+                sim = float(ti.embedding @ tj.embedding)
+                if sim < cfg.appearance_veto and not online:
+                    continue
+                c += 0.5 * ((1.0 - sim) / cfg.appearance_sigma) ** 2
+            c -= gate + (cfg.online_bonus if online else 0.0)
             if c < 0:
                 cost[i, j] = c
     rows, cols = linear_sum_assignment(cost)
