@@ -247,7 +247,7 @@ DEFAULT_BACKFILL = True
 # partly hidden objects jump), the live links weigh more, and the appearance of the pieces counts too.
 DEFAULT_RELINK_BOXES_ONLY = True
 DEFAULT_RELINK_DETECTOR = True
-RELINK_WITH_APPEARANCE = {"appearance_sigma": 0.1, "jump": 0.0, "online_bonus": 5.0}
+RELINK_WITH_APPEARANCE = {"appearance_sigma": 0.1, "jump": 0.0, "online_bonus": 5.0, "gate": 4.0, "max_gap": 150}
 
 
 def nonnegative_seconds(text: str) -> float:
