@@ -108,10 +108,15 @@ def run_tracker(
         ids = tracked.tracker_id[keep]
         out.append(np.column_stack([np.full(len(b), t + 1), ids, b[:, :2], b[:, 2:] - b[:, :2], conf]))
     rows = np.concatenate(out) if out else np.zeros((0, 7))
-    view = image_size if image_size is not None and None not in image_size else None
+    view = _known_size(image_size)
     if relink:
         rows = relink_rows(rows, RelinkConfig(border_links=objects_return), view_size=view)
     return interpolate_rows(rows, gap, view)
+
+
+def _known_size(image_size):
+    """``(width, height)`` when both are known, else None."""
+    return image_size if image_size is not None and None not in image_size else None
 
 
 def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses, gap=0, backfill=False,
@@ -130,8 +135,7 @@ def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses, gap
     # Boxes only: an empty image keeps the Frame contract without pixels (as `occtrack track-dets`).
     blank = np.zeros((0, 0, 3), np.uint8)
     # No image size: these rows have never dropped coasting boxes at the image border (result_rows does).
-    rec = OfflineRecorder(None, gap, backfill, relink=relink,
-                          view_size=image_size if image_size is not None and None not in image_size else None)
+    rec = OfflineRecorder(None, gap, backfill, relink=relink, view_size=_known_size(image_size))
     for t, d in enumerate(per_frame):
         boxes = np.column_stack([d[:, X], d[:, X + 1], d[:, X] + d[:, X + 2], d[:, X + 1] + d[:, H]])  # (n, 4) xyxy
         frame = Frame(image=blank, stamp_ns=int(round(t * 1e9 / frame_rate)), index=t, intrinsics=intrinsics,

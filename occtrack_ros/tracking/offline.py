@@ -146,12 +146,13 @@ def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: Relink
         if len(obs) < cfg.min_observations:
             untouched[root] = frames
             continue
-        runs = split_frames(obs, cfg.split_gap, cfg.min_observations if cfg.absorb_short else 1,
-                            np.stack([frames[int(f)].box for f in obs]) if len(obs) else None, cfg.jump)
+        obs_boxes = np.stack([frames[int(f)].box for f in obs])      # (n, 4)
+        runs = split_frames(obs, cfg.split_gap, cfg.min_observations if cfg.absorb_short else 1, obs_boxes, cfg.jump)
         bounds = [int(r[0]) for r in runs[1:]] + [None]
+        first = 0                                                    # index of the run's first observation
         for k, (run, stop) in enumerate(zip(runs, bounds)):
             lo = -np.inf if k == 0 else int(run[0])
-            boxes = np.stack([frames[int(f)].box for f in run])
+            boxes, first = obs_boxes[first:first + len(run)], first + len(run)
             embs = [frames[int(f)].embedding for f in run if frames[int(f)].embedding is not None]
             tracklets.append(Tracklet(run, boxes, root, k, touches_border(boxes[0], view_size),
                                       touches_border(boxes[-1], view_size), _mean_direction(embs)))
@@ -209,7 +210,6 @@ def relink_rows(rows: np.ndarray, cfg: RelinkConfig | None = None,
     if len(rows) == 0:
         return np.zeros((0, 7))
     cfg = cfg or RelinkConfig()
-    cfg.validate()
     by_id = _rows_as_tracks(rows)
     by_id, _ = _relinked(by_id, set(by_id), cfg, view_size)
     return _as_array([replace(r, track_id=tid) for tid, frames in by_id.items() for r in frames.values()])

@@ -147,8 +147,12 @@ def touches_border(box: np.ndarray, view_size: tuple[int, int] | None, margin: f
     return bool(box[0] <= margin or box[1] <= margin or box[2] >= w - margin or box[3] >= h - margin)
 
 
-def _fit(t: np.ndarray, boxes: np.ndarray, at: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Least-squares line through the centres of the ``n`` boxes nearest ``at`` -> centre at ``at``, velocity, size."""
+def _fit(t: np.ndarray, boxes: np.ndarray, at: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Least-squares line through the centres of the ``n`` boxes nearest ``at``.
+
+    Returns the centre at ``at`` (2,), the velocity (2,) per frame, the geometric-mean size (2,) and
+    the number of observations used.
+    """
     c = 0.5 * (boxes[:, :2] + boxes[:, 2:])
     wh = boxes[:, 2:] - boxes[:, :2]
     sel = slice(-n, None) if at >= t[-1] else slice(0, n)

@@ -271,7 +271,7 @@ def train(args) -> int:
         pose_cfg = replace(loss_cfg, alpha=0.0)
         pose_objective = DepthPoseObjective(sampler.height, sampler.width, pose_cfg, args.loss_scales).to(args.device)
     refine_cfg = (RefineConfig(iters=args.refine_iters, lcn_window=args.lcn_window,
-                               optimizer=getattr(args, "refine_optimizer", "lbfgs"))
+                               optimizer=args.refine_optimizer)
                   if args.refine_iters > 0 else None)
     thresholds = CollapseThresholds(depth_cv=args.collapse_depth_cv, trans_ratio=args.collapse_trans_ratio)
     metrics = {"config": {k: v for k, v in vars(args).items() if not k.startswith("_")},
