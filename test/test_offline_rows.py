@@ -124,3 +124,62 @@ def test_negative_gap_is_refused(capsys):
         with pytest.raises(SystemExit):
             main([*cmd, "--interpolate", "-1"])
         assert "must be >= 0 seconds" in capsys.readouterr().err
+
+
+def _crossing(n: int = 60, border_frames: int = 10, start: float = -26.0, speed: float = 4.0):
+    """A 30x40 object that comes in at the left border, crosses the 200x120 view and goes out at the
+    right. The 'detector' sees the visible part only (clipped box) and misses slivers under 8 px."""
+    size = (200, 120)
+    intr = CameraIntrinsics.default_for(*size)
+    tracker = make_tracker(TrackerConfig(fps=10.0, report_measured_box=True))   # as behind the slot detector
+    rec = OfflineRecorder(size, max_gap_frames=10, backfill=True, border_frames=border_frames)
+    truth = {}
+    for i in range(n):
+        x1 = start + speed * i
+        whole = np.array([x1, 40.0, x1 + 30.0, 80.0])
+        vis = np.array([max(x1, 0.0), 40.0, min(x1 + 30.0, size[0]), 80.0])
+        if vis[2] - vis[0] > 0:
+            truth[i] = whole
+        seen = vis[2] - vis[0] >= 8
+        out = tracker.step(Detections(boxes=np.array([vis] if seen else [], np.float32).reshape(-1, 4),
+                                      scores=np.ones(int(seen))), Frame(image=BLANK, stamp_ns=int(i * 1e8), index=i,
+                                                                        intrinsics=intr))
+        rec.add(i, out)
+    return rec, truth
+
+
+def _xyxy(row: np.ndarray) -> np.ndarray:
+    x, y, w, h = row[2:6]
+    return np.array([x, y, x + w, y + h])
+
+
+def test_border_completion_gives_the_whole_box_of_an_object_coming_in_and_going_out():
+    rec, truth = _crossing()
+    rows = rec.rows()
+    assert len(np.unique(rows[:, 1])) == 1
+    got = by_frame(rows)
+    assert set(got) == set(truth), f"frames with part of the object in view: {sorted(set(truth) ^ set(got))} differ"
+    for f, whole in truth.items():
+        np.testing.assert_allclose(_xyxy(got[f]), whole, atol=1.5, err_msg=f"frame {f}")
+    off, _ = _crossing(border_frames=0)
+    plain = by_frame(off.rows())
+    cut = [f for f, whole in truth.items() if f in plain and np.abs(_xyxy(plain[f]) - whole).max() > 1.5]
+    missing = [f for f in truth if f not in plain]
+    assert cut and missing, "without border completion the slivers are cut boxes or missing (the test could not fail)"
+
+
+def test_border_rows_stay_within_the_recorded_frames_and_leave_inner_tracks_alone():
+    rec, truth = _crossing(n=50)           # the object is still going out at the last frame
+    assert max(by_frame(rec.rows())) == 49
+    tracker_rows = {}
+    for bf in (0, 10):
+        r, _ = walk_with_gap(range(20, 30), max_gap_frames=10, backfill=True, border_frames=bf)
+        tracker_rows[bf] = r.rows()
+    np.testing.assert_array_equal(tracker_rows[0], tracker_rows[10])
+
+
+def test_negative_border_frames_are_refused():
+    with pytest.raises(ValueError, match="border_frames"):
+        OfflineRecorder((10, 10), border_frames=-1)
+    with pytest.raises(ValueError, match="offline_border_frames"):
+        TrackerConfig(offline_border_frames=-1).validate()

@@ -12,6 +12,9 @@ the live tracker cannot do become possible, as in ByteTrack's and OC-SORT's offl
 - **gap interpolation**: between two frames where a track was observed, at most ``max_gap_frames``
   apart, its box is the linear interpolation of the two observed boxes, not the coasting prediction
   (which drifts) or nothing (the live rule writes a hidden track only while it is partly visible);
+- **border completion** (``border_frames`` > 0, optional): boxes the image border cuts are completed to
+  the object's whole size, known from the track's nearest uncut box, and a track that came in (went
+  out) at the border is carried at constant velocity to it (``_completed_at_border``, ``_border_rows``);
 - **backfill**: a track's first observed frames, written as tentative by the live tracker and so not
   reported, are written once the track is confirmed; and the observations of a track that ended
   because an older track took its object over (``TrackerOutput.merged``) are written under the older id.
@@ -30,7 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, row_written
-from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, relink, split_frames, touches_border
+from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _fit, relink, split_frames, touches_border
 from occtrack_ros.types import TrackerOutput
 
 
@@ -60,15 +63,18 @@ class OfflineRecorder:
 
     def __init__(self, image_size: tuple[int, int] | None = None, max_gap_frames: int = 0,
                  backfill: bool = True, states: tuple = MOT_STATES, relink: RelinkConfig | None = None,
-                 view_size: tuple[int, int] | None = None):
-        if max_gap_frames < 0:
-            raise ValueError(f"OfflineRecorder: max_gap_frames must be >= 0, got {max_gap_frames}")
+                 view_size: tuple[int, int] | None = None, border_frames: int = 0):
+        if max_gap_frames < 0 or border_frames < 0:
+            raise ValueError(f"OfflineRecorder: max_gap_frames and border_frames must be >= 0, got {max_gap_frames}, "
+                             f"{border_frames}")
         if relink is not None:
             relink.validate()
         self.image_size, self.max_gap, self.backfill, self.states = image_size, int(max_gap_frames), backfill, states
         self.relink, self.view_size = relink, view_size   # view_size: for relink's border rule (default image_size)
+        self.border_frames = int(border_frames)           # > 0 (needs image_size): extend tracks to the border
         self._rows: list[_Row] = []
         self._parent: dict[int, int] = {}
+        self._last_frame = -1
 
     def add(self, frame_index: int, out: TrackerOutput, embeddings: np.ndarray | None = None) -> None:
         """Record the tracker's output for 0-based ``frame_index``.
@@ -76,6 +82,7 @@ class OfflineRecorder:
         ``embeddings``: the frame's detection embeddings ``(N, D)`` (``Detections.embeddings``), kept
         for the re-linking's appearance term; None for boxes only.
         """
+        self._last_frame = max(self._last_frame, int(frame_index))
         for t in out.tracks:
             emb = (np.asarray(embeddings[t.detection_index], np.float32)
                    if embeddings is not None and t.detection_index >= 0 else None)
@@ -110,6 +117,8 @@ class OfflineRecorder:
         for tid in sorted(reported):
             frames = by_id[tid]
             obs = sorted(f for f, r in frames.items() if r.observed)
+            if self.border_frames > 0 and self.image_size is not None:
+                frames = _completed_at_border(frames, obs, self.image_size)
             filled: dict[int, _Row] = {}
             for f0, f1 in zip(obs[:-1], obs[1:]):
                 if 1 < f1 - f0 <= self.max_gap + 1:
@@ -121,6 +130,10 @@ class OfflineRecorder:
             out += [replace(r, track_id=tid) for f, r in frames.items()   # a merged track's rows under the survivor
                     if f not in filled and (r.wanted or (self.backfill and r.observed))]
             out.extend(filled.values())
+            if self.border_frames > 0 and self.image_size is not None and obs:
+                written = {f for f, r in frames.items() if r.wanted or (self.backfill and r.observed)} | set(filled)
+                out.extend(_border_rows(tid, [frames[f] for f in obs], written, self.image_size, self.border_frames,
+                                       self._last_frame))
         return _as_array(out)
 
     def lines(self) -> list[str]:
@@ -172,6 +185,96 @@ def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: Relink
         if any(tracklets[k].source in reported for k in chain):
             new_reported.add(tid)
     return out, new_reported
+
+
+BORDER_MIN_INSIDE = 0.05   # a carried box stops when less of it than this is in view (Sprites-MOT tuning seeds)
+
+
+def _border_rows(tid: int, observed: list[_Row], written: set[int], image_size: tuple[int, int],
+                 max_frames: int, last_frame: int, fit: int = 4) -> list[_Row]:
+    """Rows that carry a track on to the image border where it came in or went out.
+
+    A track whose first (last) observed box touches the image border and whose fitted velocity
+    there points into (out of) the view was entering (leaving): the detector misses the sliver of an
+    object that is mostly outside, but ground truth counts it while any of it is in view. Its box is
+    extrapolated at constant velocity (a least-squares line through ``fit`` observed centres), with
+    the size of its whole-object boxes, for at most ``max_frames`` frames and while at least
+    ``BORDER_MIN_INSIDE`` of it is in view and within the recorded frames (0 .. ``last_frame``);
+    frames that already have a row are left alone.
+    """
+    rows: list[_Row] = []
+    for side in (-1, 1):                                   # -1: before the first observation, +1: after the last
+        ends = observed[:fit] if side < 0 else observed[-fit:]
+        edge = ends[0] if side < 0 else ends[-1]
+        if len(ends) < 2 or not touches_border(edge.box, image_size):
+            continue
+        t = np.array([r.frame for r in ends], np.float64)
+        boxes = np.stack([r.box for r in ends])
+        centre, vel, size, _ = _fit(t, boxes, edge.frame, fit)
+        whole = [r.box for r in observed if not touches_border(r.box, image_size)]
+        if whole:                                          # the object's size where it was seen whole
+            wh = np.stack(whole)[:, 2:] - np.stack(whole)[:, :2]
+            size = np.median(wh[:len(wh) // 2 + 1] if side < 0 else wh[-(len(wh) // 2 + 1):], axis=0)
+        prev_inside = _inside_area(np.concatenate([centre - size / 2, centre + size / 2]), image_size)
+        for k in range(1, max_frames + 1):
+            f = edge.frame + side * k
+            if not 0 <= f <= last_frame:
+                break
+            c = centre + vel * (side * k)
+            box = np.concatenate([c - size / 2, c + size / 2])
+            inside = _inside_area(box, image_size)
+            if inside < BORDER_MIN_INSIDE * float(np.prod(size)) or inside >= prev_inside:   # out, or not moving out
+                break
+            prev_inside = inside
+            if f not in written:
+                rows.append(_Row(f, tid, box, edge.conf, False, True))
+    return rows
+
+
+def _completed_at_border(frames: dict[int, _Row], obs: list[int], image_size: tuple[int, int],
+                         margin: float = 1.0) -> dict[int, _Row]:
+    """A track's rows with the boxes the image border cuts completed to the object's whole size.
+
+    Live, a track that came in at the border has not been seen whole yet, so its first boxes are the
+    visible slivers (the amodal completion needs a size it does not know). Offline its whole extent
+    along each image axis is known from its nearest observed boxes that the border does not cut on
+    that axis: a box cut on one side of an axis keeps its inner edge (the one inside the view) and
+    takes the whole extent outwards; a box not cut on that axis but cut on the other one (a sliver
+    the detector sized badly) takes the whole extent around its own centre. Boxes cut on both sides
+    of an axis (an object larger than the view), or with no uncut box on that axis, stay as they are.
+    """
+    limits = image_size
+    cut = {f: np.array([[r.box[a] <= margin, r.box[a + 2] >= limits[a] - margin] for a in (0, 1)])
+           for f, r in frames.items()}                                       # (axis, low/high side)
+    uncut = [[f for f in obs if not cut[f][a].any()] for a in (0, 1)]
+    out = dict(frames)
+    for f, r in frames.items():
+        if not cut[f].any():
+            continue
+        b, new = r.box, r.box.copy()
+        for a in (0, 1):
+            lo, hi = cut[f][a]
+            if (lo and hi) or not uncut[a]:
+                continue
+            k = int(np.searchsorted(uncut[a], f))
+            near = uncut[a][max(min(k - 2, len(uncut[a]) - 3), 0):max(k + 2, 3)]   # its 3-4 nearest
+            whole = float(np.median([frames[g].box[a + 2] - frames[g].box[a] for g in near]))
+            if b[a + 2] - b[a] >= whole:
+                continue
+            if lo:
+                new[a] = b[a + 2] - whole
+            elif hi:
+                new[a + 2] = b[a] + whole
+            else:
+                c = 0.5 * (b[a] + b[a + 2])
+                new[a], new[a + 2] = c - whole / 2, c + whole / 2
+        out[f] = replace(r, box=new)
+    return out
+
+
+def _inside_area(box: np.ndarray, image_size: tuple[int, int]) -> float:
+    w, h = image_size
+    return max(0.0, min(box[2], w) - max(box[0], 0.0)) * max(0.0, min(box[3], h) - max(box[1], 0.0))
 
 
 def _as_array(rows: list[_Row]) -> np.ndarray:
@@ -281,15 +384,15 @@ def add_offline_arguments(p, relink_default: bool) -> None:
 
 
 def recorder_from_args(args, fps: float, image_size, states, objects_return: bool = True,
-                       appearance: bool = False) -> OfflineRecorder:
+                       appearance: bool = False, border_frames: int = 0) -> OfflineRecorder:
     """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them).
 
     ``objects_return``: objects that leave the view may come back (the tracker's ``max_outside_frames``
     > 0); if not, re-linking never joins a piece that left the view to one that came into it.
     ``appearance``: the detector gives embeddings (``add(..., embeddings)``): re-link with
-    ``RELINK_WITH_APPEARANCE``.
+    ``RELINK_WITH_APPEARANCE``. ``border_frames``: the tracker's ``offline_border_frames``.
     """
     return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states,
                            relink=RelinkConfig(border_links=objects_return,
                                                **(RELINK_WITH_APPEARANCE if appearance else {}))
-                           if args.relink else None)
+                           if args.relink else None, border_frames=border_frames)
