@@ -183,3 +183,30 @@ def test_negative_border_frames_are_refused():
         OfflineRecorder((10, 10), border_frames=-1)
     with pytest.raises(ValueError, match="offline_border_frames"):
         TrackerConfig(offline_border_frames=-1).validate()
+
+
+def _half_hidden(occluder_completion: bool, hidden: range, n: int = 45):
+    """A 30x40 object walking right at 4 px/frame in plain view; during ``hidden`` a nearer object
+    covers its right half, so the 'detector' boxes only the left half (a modal box)."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, report_measured_box=True))
+    rec = OfflineRecorder((640, 480), max_gap_frames=10, backfill=True, occluder_completion=occluder_completion)
+    for i in range(n):
+        b = np.array(box(i), np.float32)
+        if i in hidden:
+            b[2] = b[0] + 15.0
+        rec.add(i, tracker.step(Detections(boxes=b[None], scores=np.ones(1)), frame(i)))
+    return rec
+
+
+# Live, the tracker completes a cut box from the whole size it saw before, for up to
+# amodal_max_cut_frames (15); it cannot where it never saw the object whole before, or for longer.
+@pytest.mark.parametrize("hidden", [range(10, 32), range(0, 12)], ids=["longer than live", "seen whole after only"])
+def test_occluder_completion_gives_the_whole_box_of_a_partly_hidden_object(hidden):
+    got = by_frame(_half_hidden(True, hidden).rows())
+    plain = by_frame(_half_hidden(False, hidden).rows())
+    for f in hidden:
+        np.testing.assert_allclose(_xyxy(got[f]), box(f), atol=1.0, err_msg=f"frame {f}")
+    modal = [f for f in hidden if _xyxy(plain[f])[2] - _xyxy(plain[f])[0] < 20]
+    assert modal, "without completion some boxes are the visible half (else the test could not fail)"
+    for f in set(range(45)) - set(hidden):
+        np.testing.assert_array_equal(got[f], plain[f])        # boxes seen whole are left alone

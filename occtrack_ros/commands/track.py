@@ -92,7 +92,8 @@ def run(args) -> int:
                 rec = recorder_from_args(args, seq.fps, (frame.image.shape[1], frame.image.shape[0]),
                                          MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES,
                                          objects_return=tracker.config.max_outside_frames > 0, appearance=True,
-                                         border_frames=tracker.config.offline_border_frames)
+                                         border_frames=tracker.config.offline_border_frames,
+                                         occluder_completion=tracker.config.offline_occluder_completion)
             rec.add(frame.index, out, dets.embeddings)
             for b, s in zip(dets.boxes, dets.scores):
                 det_lines.append(f"{frame.index + 1},-1,{b[0]:.2f},{b[1]:.2f},{b[2] - b[0]:.2f},{b[3] - b[1]:.2f},"

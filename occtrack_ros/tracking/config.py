@@ -111,6 +111,14 @@ class TrackerConfig:
     #                                   18-21 HOTA 81.7 -> 86.0, MOTA 85.7 -> 90.8; off for occlusion, where
     #                                   it cost 1.4 points of recovery on seeds 30-45 (weights/tracker.md,
     #                                   session 15)
+    offline_occluder_completion: bool = False  # offline rows only (OfflineRecorder's occluder_completion): a
+    #                                   box smaller than the track's whole boxes around it (a nearer object
+    #                                   hides part of it) takes the whole extent, on the track's path. On
+    #                                   behind the slot detector (modal boxes; pipeline.SLOT_DETECTOR_TRACKER_
+    #                                   OVERRIDES): tuning seeds 30-45 HOTA 66.5 -> 67.1, IDF1 80.5 -> 81.8,
+    #                                   MOTA 69.1 -> 70.5, recovery 80.1 -> 80.9 %; off for Sprites-MOT (HOTA
+    #                                   86.0 -> 85.5) and for boxes that are already whole (weights/tracker.md,
+    #                                   session 15)
     # Motion model in the world frame (used when detections carry depth / 3D positions).
     accel_std: float = 1.0            # [m/s^2] process noise of the constant-velocity 3D filter
     std_depth_rel: float = 0.05       # measurement std of 3D positions, relative to depth
@@ -175,5 +183,5 @@ TRACKER_PRESETS: dict[str, dict] = {
     # reported from its second hit; boxes cut by the border are compared as the detector sees them;
     # offline, the slivers at the border are completed and carried to it.
     "sprites-mot": {"max_outside_frames": 0, "n_init": 2, "clip_prediction_to_view": True, "border_overlap": True,
-                    "offline_border_frames": 10},
+                    "offline_border_frames": 10, "offline_occluder_completion": False},
 }

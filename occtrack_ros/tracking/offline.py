@@ -15,6 +15,9 @@ the live tracker cannot do become possible, as in ByteTrack's and OC-SORT's offl
 - **border completion** (``border_frames`` > 0, optional): boxes the image border cuts are completed to
   the object's whole size, known from the track's nearest uncut box, and a track that came in (went
   out) at the border is carried at constant velocity to it (``_completed_at_border``, ``_border_rows``);
+- **occluder completion** (``occluder_completion``, optional): a box smaller than the track's whole
+  boxes around it (a nearer object hides part of it) is completed to the whole extent, placed on the
+  track's path and containing the visible part (``_completed_behind_occluders``);
 - **backfill**: a track's first observed frames, written as tentative by the live tracker and so not
   reported, are written once the track is confirmed; and the observations of a track that ended
   because an older track took its object over (``TrackerOutput.merged``) are written under the older id.
@@ -63,7 +66,8 @@ class OfflineRecorder:
 
     def __init__(self, image_size: tuple[int, int] | None = None, max_gap_frames: int = 0,
                  backfill: bool = True, states: tuple = MOT_STATES, relink: RelinkConfig | None = None,
-                 view_size: tuple[int, int] | None = None, border_frames: int = 0):
+                 view_size: tuple[int, int] | None = None, border_frames: int = 0,
+                 occluder_completion: bool = False):
         if max_gap_frames < 0 or border_frames < 0:
             raise ValueError(f"OfflineRecorder: max_gap_frames and border_frames must be >= 0, got {max_gap_frames}, "
                              f"{border_frames}")
@@ -72,6 +76,7 @@ class OfflineRecorder:
         self.image_size, self.max_gap, self.backfill, self.states = image_size, int(max_gap_frames), backfill, states
         self.relink, self.view_size = relink, view_size   # view_size: for relink's border rule (default image_size)
         self.border_frames = int(border_frames)           # > 0 (needs image_size): extend tracks to the border
+        self.occluder_completion = occluder_completion    # complete boxes cut by nearer objects
         self._rows: list[_Row] = []
         self._parent: dict[int, int] = {}
         self._last_frame = -1
@@ -119,6 +124,8 @@ class OfflineRecorder:
             obs = sorted(f for f, r in frames.items() if r.observed)
             if self.border_frames > 0 and self.image_size is not None:
                 frames = _completed_at_border(frames, obs, self.image_size)
+            if self.occluder_completion:
+                frames = _completed_behind_occluders(frames, obs, self.image_size)
             filled: dict[int, _Row] = {}
             for f0, f1 in zip(obs[:-1], obs[1:]):
                 if 1 < f1 - f0 <= self.max_gap + 1:
@@ -272,6 +279,61 @@ def _completed_at_border(frames: dict[int, _Row], obs: list[int], image_size: tu
     return out
 
 
+OCCLUDED_RATIO = 0.8      # an extent below this x the track's local whole extent counts as cut by an occluder
+OCCLUDED_WINDOW = 30      # [frames] where the local whole extent and the whole boxes around a cut one are taken
+
+
+def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_size: tuple[int, int] | None,
+                                ratio: float = OCCLUDED_RATIO, window: int = OCCLUDED_WINDOW) -> dict[int, _Row]:
+    """A track's rows with the boxes that a nearer object cuts completed to the object's whole extent.
+
+    The detector boxes what it sees, so a partly hidden object gets a box smaller than the object;
+    ground truth is the whole object. Offline the track's whole boxes on both sides of the partial
+    occlusion are known. On each axis where an observed box is smaller than ``ratio`` x the track's
+    local whole extent (the 90th percentile of its extents within ``window`` frames), it takes the
+    median extent of its nearest whole boxes, centred where the line between the whole boxes before
+    and after it puts the object (with whole boxes on one side only: the line fitted to up to 4 of
+    them), moved as little as needed for the whole box to contain the visible one. Boxes with fewer
+    than 2 whole boxes within ``window`` frames on either side stay as they are.
+    """
+    if len(obs) < 3:
+        return frames
+    t = np.array(obs)
+    boxes = np.stack([frames[f].box for f in obs])
+    ext = boxes[:, 2:] - boxes[:, :2]                                  # (n, 2)
+    border = np.array([touches_border(b, image_size) for b in boxes])   # (False throughout without a size)
+    out = dict(frames)
+    ref = np.stack([np.percentile(ext[np.abs(t - f) <= window], 90, axis=0) for f in t])
+    cut = (ext < ratio * ref) & ~border[:, None]
+    for a in (0, 1):
+        whole = np.flatnonzero(~cut[:, a] & ~border)
+        if len(whole) < 2:
+            continue
+        for k in np.flatnonzero(cut[:, a]):
+            before, after = whole[whole < k], whole[whole > k]
+            before = before[t[k] - t[before] <= window]
+            after = after[t[after] - t[k] <= window]
+            if len(before) and len(after):
+                i, j = before[-1], after[0]
+                w_ = np.median(ext[np.concatenate([before[-2:], after[:2]]), a])
+                ci, cj = 0.5 * (boxes[i, a] + boxes[i, a + 2]), 0.5 * (boxes[j, a] + boxes[j, a + 2])
+                c = ci + (cj - ci) * (t[k] - t[i]) / (t[j] - t[i])
+            elif len(before) >= 2 or len(after) >= 2:          # one side only: that side's line, extended
+                side = before[-4:] if len(before) >= 2 else after[:4]
+                w_ = np.median(ext[side, a])
+                cs = 0.5 * (boxes[side, a] + boxes[side, a + 2])
+                v, c0 = np.polyfit(t[side].astype(float), cs, 1)
+                c = c0 + v * t[k]
+            else:
+                continue
+            b = out[int(t[k])].box
+            c = float(np.clip(c, b[a + 2] - w_ / 2, b[a] + w_ / 2))   # the whole box contains the visible part
+            new = b.copy()
+            new[a], new[a + 2] = c - w_ / 2, c + w_ / 2
+            out[int(t[k])] = replace(out[int(t[k])], box=new)
+    return out
+
+
 def _inside_area(box: np.ndarray, image_size: tuple[int, int]) -> float:
     w, h = image_size
     return max(0.0, min(box[2], w) - max(box[0], 0.0)) * max(0.0, min(box[3], h) - max(box[1], 0.0))
@@ -384,15 +446,18 @@ def add_offline_arguments(p, relink_default: bool) -> None:
 
 
 def recorder_from_args(args, fps: float, image_size, states, objects_return: bool = True,
-                       appearance: bool = False, border_frames: int = 0) -> OfflineRecorder:
+                       appearance: bool = False, border_frames: int = 0,
+                       occluder_completion: bool = False) -> OfflineRecorder:
     """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them).
 
     ``objects_return``: objects that leave the view may come back (the tracker's ``max_outside_frames``
     > 0); if not, re-linking never joins a piece that left the view to one that came into it.
     ``appearance``: the detector gives embeddings (``add(..., embeddings)``): re-link with
-    ``RELINK_WITH_APPEARANCE``. ``border_frames``: the tracker's ``offline_border_frames``.
+    ``RELINK_WITH_APPEARANCE``. ``border_frames``, ``occluder_completion``: the tracker's
+    ``offline_border_frames`` and ``offline_occluder_completion``.
     """
     return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states,
                            relink=RelinkConfig(border_links=objects_return,
                                                **(RELINK_WITH_APPEARANCE if appearance else {}))
-                           if args.relink else None, border_frames=border_frames)
+                           if args.relink else None, border_frames=border_frames,
+                           occluder_completion=occluder_completion)
