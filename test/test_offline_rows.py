@@ -210,3 +210,25 @@ def test_occluder_completion_gives_the_whole_box_of_a_partly_hidden_object(hidde
     assert modal, "without completion some boxes are the visible half (else the test could not fail)"
     for f in set(range(45)) - set(hidden):
         np.testing.assert_array_equal(got[f], plain[f])        # boxes seen whole are left alone
+
+
+def test_occluder_completion_leaves_an_object_that_comes_nearer_alone():
+    """An object approaching the camera grows from 20 to 40 px wide: without depths its early boxes
+    look cut (below 0.8 x its later extent); with the detections' depths they are not."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, report_measured_box=True))
+    recs = {d: OfflineRecorder((640, 480), occluder_completion=True) for d in (False, True)}
+    truth = {}
+    for i in range(40):
+        z = 20.0 / (1.0 + i / 39.0)                    # 20 m -> 10 m: the image size doubles
+        w = 400.0 / z
+        b = np.array([300 - w / 2, 200 - w, 300 + w / 2, 200 + w], np.float32)
+        truth[i] = b
+        out = tracker.step(Detections(boxes=b[None], scores=np.ones(1)), frame(i))
+        for with_depth, rec in recs.items():
+            rec.add(i, out, None, np.array([z], np.float32) if with_depth else None)
+    scaled = by_frame(recs[True].rows())
+    flat = by_frame(recs[False].rows())
+    for f, b in truth.items():
+        np.testing.assert_allclose(_xyxy(scaled[f]), b, atol=0.5, err_msg=f"frame {f}")
+    assert any(np.abs(_xyxy(flat[f]) - b).max() > 2 for f, b in truth.items()), \
+        "without depths the growth looks like a cut (else the test could not fail)"

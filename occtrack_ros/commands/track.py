@@ -94,7 +94,7 @@ def run(args) -> int:
                                          objects_return=tracker.config.max_outside_frames > 0, appearance=True,
                                          border_frames=tracker.config.offline_border_frames,
                                          occluder_completion=tracker.config.offline_occluder_completion)
-            rec.add(frame.index, out, dets.embeddings)
+            rec.add(frame.index, out, dets.embeddings, dets.depths)
             for b, s in zip(dets.boxes, dets.scores):
                 det_lines.append(f"{frame.index + 1},-1,{b[0]:.2f},{b[1]:.2f},{b[2] - b[0]:.2f},{b[3] - b[1]:.2f},"
                                  f"{s:.4f},-1,-1,-1")

@@ -115,8 +115,8 @@ class TrackerConfig:
     #                                   box smaller than the track's whole boxes around it (a nearer object
     #                                   hides part of it) takes the whole extent, on the track's path. On
     #                                   behind the slot detector (modal boxes; pipeline.SLOT_DETECTOR_TRACKER_
-    #                                   OVERRIDES): tuning seeds 30-45 HOTA 66.5 -> 67.1, IDF1 80.5 -> 81.8,
-    #                                   MOTA 69.1 -> 70.5, recovery 80.1 -> 80.9 %; off for Sprites-MOT (HOTA
+    #                                   OVERRIDES): tuning seeds 30-45 HOTA 66.5 -> 67.4, IDF1 80.5 -> 81.8,
+    #                                   MOTA 69.1 -> 71.3, recovery 80.1 -> 80.9 %; off for Sprites-MOT (HOTA
     #                                   86.0 -> 85.5) and for boxes that are already whole (weights/tracker.md,
     #                                   session 15)
     # Motion model in the world frame (used when detections carry depth / 3D positions).

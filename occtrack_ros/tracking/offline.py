@@ -49,6 +49,7 @@ class _Row:
     observed: bool        # a detection was associated this frame
     wanted: bool          # the live rule (mot_files.result_rows) writes it
     embedding: np.ndarray | None = None  # (D,) appearance embedding of the associated detection, if any
+    depth: float | None = None   # [m] depth of the associated detection, if known
 
 
 def _between(f0: int, x0: np.ndarray, f1: int, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,19 +82,24 @@ class OfflineRecorder:
         self._parent: dict[int, int] = {}
         self._last_frame = -1
 
-    def add(self, frame_index: int, out: TrackerOutput, embeddings: np.ndarray | None = None) -> None:
+    def add(self, frame_index: int, out: TrackerOutput, embeddings: np.ndarray | None = None,
+            depths: np.ndarray | None = None) -> None:
         """Record the tracker's output for 0-based ``frame_index``.
 
         ``embeddings``: the frame's detection embeddings ``(N, D)`` (``Detections.embeddings``), kept
-        for the re-linking's appearance term; None for boxes only.
+        for the re-linking's appearance term; None for boxes only. ``depths``: the frame's detection
+        depths ``(N,)`` (``Detections.depths``), which scale the whole size in the occluder completion
+        (an object that comes nearer grows); None without depth.
         """
         self._last_frame = max(self._last_frame, int(frame_index))
         for t in out.tracks:
             emb = (np.asarray(embeddings[t.detection_index], np.float32)
                    if embeddings is not None and t.detection_index >= 0 else None)
+            depth = (float(depths[t.detection_index]) if depths is not None and t.detection_index >= 0
+                     else None)
             self._rows.append(_Row(frame_index, t.track_id, np.asarray(t.box, np.float64).copy(),
                                    float(t.existence_probability), t.detection_index >= 0,
-                                   row_written(t, self.image_size, self.states), emb))
+                                   row_written(t, self.image_size, self.states), emb, depth))
         for ended, survivor in out.merged:
             self._parent[ended] = survivor
 
@@ -294,13 +300,19 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
     median extent of its nearest whole boxes, centred where the line between the whole boxes before
     and after it puts the object (with whole boxes on one side only: the line fitted to up to 4 of
     them), moved as little as needed for the whole box to contain the visible one. Boxes with fewer
-    than 2 whole boxes within ``window`` frames on either side stay as they are.
+    than 2 whole boxes within ``window`` frames on either side stay as they are. Where every
+    observation has a depth, extents are compared and carried over as depth x extent (an object
+    that comes nearer grows; it is not cut).
     """
     if len(obs) < 3:
         return frames
     t = np.array(obs)
     boxes = np.stack([frames[f].box for f in obs])
     ext = boxes[:, 2:] - boxes[:, :2]                                  # (n, 2)
+    z = np.array([frames[f].depth if frames[f].depth is not None else np.nan for f in obs], np.float64)
+    scaled = bool(np.all(np.isfinite(z) & (z > 0)))
+    if scaled:                                                         # image size ~ 1 / depth: compare z x size
+        ext = ext * (z / np.median(z))[:, None]
     border = np.array([touches_border(b, image_size) for b in boxes])   # (False throughout without a size)
     out = dict(frames)
     ref = np.stack([np.percentile(ext[np.abs(t - f) <= window], 90, axis=0) for f in t])
@@ -316,11 +328,12 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
             if len(before) and len(after):
                 i, j = before[-1], after[0]
                 w_ = np.median(ext[np.concatenate([before[-2:], after[:2]]), a])
+                w_ = w_ * (np.median(z) / z[k] if scaled else 1.0)
                 ci, cj = 0.5 * (boxes[i, a] + boxes[i, a + 2]), 0.5 * (boxes[j, a] + boxes[j, a + 2])
                 c = ci + (cj - ci) * (t[k] - t[i]) / (t[j] - t[i])
             elif len(before) >= 2 or len(after) >= 2:          # one side only: that side's line, extended
                 side = before[-4:] if len(before) >= 2 else after[:4]
-                w_ = np.median(ext[side, a])
+                w_ = np.median(ext[side, a]) * (np.median(z) / z[k] if scaled else 1.0)
                 cs = 0.5 * (boxes[side, a] + boxes[side, a + 2])
                 v, c0 = np.polyfit(t[side].astype(float), cs, 1)
                 c = c0 + v * t[k]
