@@ -125,8 +125,9 @@ def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses, gap
     from occtrack_ros.tracking.offline import OfflineRecorder
     from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
-    if intrinsics is None and image_size is not None and None not in image_size:
-        intrinsics = CameraIntrinsics.default_for(int(image_size[0]), int(image_size[1]))
+    view = _known_size(image_size)
+    if intrinsics is None and view is not None:
+        intrinsics = CameraIntrinsics.default_for(int(view[0]), int(view[1]))
     if weights and weights.lower() != "none":
         tracker = make_tracker(None, weights)
         tracker.config.fps = frame_rate
@@ -135,7 +136,7 @@ def _run_ours(per_frame, frame_rate, image_size, weights, intrinsics, poses, gap
     # Boxes only: an empty image keeps the Frame contract without pixels (as `occtrack track-dets`).
     blank = np.zeros((0, 0, 3), np.uint8)
     # No image size: these rows have never dropped coasting boxes at the image border (result_rows does).
-    rec = OfflineRecorder(None, gap, backfill, relink=relink, view_size=_known_size(image_size))
+    rec = OfflineRecorder(None, gap, backfill, relink=relink, view_size=view)
     for t, d in enumerate(per_frame):
         boxes = np.column_stack([d[:, X], d[:, X + 1], d[:, X] + d[:, X + 2], d[:, X + 1] + d[:, H]])  # (n, 4) xyxy
         frame = Frame(image=blank, stamp_ns=int(round(t * 1e9 / frame_rate)), index=t, intrinsics=intrinsics,

@@ -104,8 +104,13 @@ def row_written(t: Track, image_size: tuple[int, int] | None = None, states: tup
                 and not coasting_row(t.state, t.frames_occluded, t.visible_fraction))
 
 
-def _mostly_inside(box, image_size: tuple[int, int]) -> bool:
+def inside_area(box, image_size: tuple[int, int]) -> float:
+    """Area [px^2] of the part of an xyxy box that lies inside a ``(width, height)`` image."""
     w, h = image_size
     x1, y1, x2, y2 = (float(v) for v in box)
-    inside = max(0.0, min(x2, w) - max(x1, 0.0)) * max(0.0, min(y2, h) - max(y1, 0.0))
-    return inside >= 0.5 * max((x2 - x1) * (y2 - y1), 1e-9)
+    return max(0.0, min(x2, w) - max(x1, 0.0)) * max(0.0, min(y2, h) - max(y1, 0.0))
+
+
+def _mostly_inside(box, image_size: tuple[int, int]) -> bool:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return inside_area(box, image_size) >= 0.5 * max((x2 - x1) * (y2 - y1), 1e-9)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, row_written
+from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, inside_area, row_written
 from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _fit, relink, split_frames, touches_border
 from occtrack_ros.types import TrackerOutput
 
@@ -128,7 +128,8 @@ class OfflineRecorder:
         for tid in sorted(reported):
             frames = by_id[tid]
             obs = sorted(f for f, r in frames.items() if r.observed)
-            if self.border_frames > 0 and self.image_size is not None:
+            at_border = self.border_frames > 0 and self.image_size is not None
+            if at_border:
                 frames = _completed_at_border(frames, obs, self.image_size)
             if self.occluder_completion:
                 frames = _completed_behind_occluders(frames, obs, self.image_size)
@@ -140,13 +141,13 @@ class OfflineRecorder:
                     for f, v in zip(fs, vals):
                         if self.image_size is None or _mostly_inside(v[:4], self.image_size):
                             filled[int(f)] = _Row(int(f), tid, v[:4], float(v[4]), False, True)
+            kept = {f for f, r in frames.items() if r.wanted or (self.backfill and r.observed)}
             out += [replace(r, track_id=tid) for f, r in frames.items()   # a merged track's rows under the survivor
-                    if f not in filled and (r.wanted or (self.backfill and r.observed))]
+                    if f in kept and f not in filled]
             out.extend(filled.values())
-            if self.border_frames > 0 and self.image_size is not None and obs:
-                written = {f for f, r in frames.items() if r.wanted or (self.backfill and r.observed)} | set(filled)
-                out.extend(_border_rows(tid, [frames[f] for f in obs], written, self.image_size, self.border_frames,
-                                       self._last_frame))
+            if at_border and obs:
+                out.extend(_border_rows(tid, [frames[f] for f in obs], kept | set(filled), self.image_size,
+                                        self.border_frames, self._last_frame))
         return _as_array(out)
 
     def lines(self) -> list[str]:
@@ -216,6 +217,7 @@ def _border_rows(tid: int, observed: list[_Row], written: set[int], image_size: 
     frames that already have a row are left alone.
     """
     rows: list[_Row] = []
+    whole = [r.box for r in observed if not touches_border(r.box, image_size)]   # where it was seen whole
     for side in (-1, 1):                                   # -1: before the first observation, +1: after the last
         ends = observed[:fit] if side < 0 else observed[-fit:]
         edge = ends[0] if side < 0 else ends[-1]
@@ -224,18 +226,17 @@ def _border_rows(tid: int, observed: list[_Row], written: set[int], image_size: 
         t = np.array([r.frame for r in ends], np.float64)
         boxes = np.stack([r.box for r in ends])
         centre, vel, size, _ = _fit(t, boxes, edge.frame, fit)
-        whole = [r.box for r in observed if not touches_border(r.box, image_size)]
         if whole:                                          # the object's size where it was seen whole
             wh = np.stack(whole)[:, 2:] - np.stack(whole)[:, :2]
             size = np.median(wh[:len(wh) // 2 + 1] if side < 0 else wh[-(len(wh) // 2 + 1):], axis=0)
-        prev_inside = _inside_area(np.concatenate([centre - size / 2, centre + size / 2]), image_size)
+        prev_inside = inside_area(np.concatenate([centre - size / 2, centre + size / 2]), image_size)
         for k in range(1, max_frames + 1):
             f = edge.frame + side * k
             if not 0 <= f <= last_frame:
                 break
             c = centre + vel * (side * k)
             box = np.concatenate([c - size / 2, c + size / 2])
-            inside = _inside_area(box, image_size)
+            inside = inside_area(box, image_size)
             if inside < BORDER_MIN_INSIDE * float(np.prod(size)) or inside >= prev_inside:   # out, or not moving out
                 break
             prev_inside = inside
@@ -256,8 +257,7 @@ def _completed_at_border(frames: dict[int, _Row], obs: list[int], image_size: tu
     the detector sized badly) takes the whole extent around its own centre. Boxes cut on both sides
     of an axis (an object larger than the view), or with no uncut box on that axis, stay as they are.
     """
-    limits = image_size
-    cut = {f: np.array([[r.box[a] <= margin, r.box[a + 2] >= limits[a] - margin] for a in (0, 1)])
+    cut = {f: np.array([[r.box[a] <= margin, r.box[a + 2] >= image_size[a] - margin] for a in (0, 1)])
            for f, r in frames.items()}                                       # (axis, low/high side)
     uncut = [[f for f in obs if not cut[f][a].any()] for a in (0, 1)]
     out = dict(frames)
@@ -310,9 +310,10 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
     boxes = np.stack([frames[f].box for f in obs])
     ext = boxes[:, 2:] - boxes[:, :2]                                  # (n, 2)
     z = np.array([frames[f].depth if frames[f].depth is not None else np.nan for f in obs], np.float64)
-    scaled = bool(np.all(np.isfinite(z) & (z > 0)))
-    if scaled:                                                         # image size ~ 1 / depth: compare z x size
-        ext = ext * (z / np.median(z))[:, None]
+    # Image size ~ 1 / depth: with every depth known, extents are compared as z x size (in units of the
+    # median depth) and converted back at the frame they are written to.
+    scale = z / np.median(z) if np.all(np.isfinite(z) & (z > 0)) else np.ones(len(obs))
+    ext = ext * scale[:, None]
     border = np.array([touches_border(b, image_size) for b in boxes])   # (False throughout without a size)
     out = dict(frames)
     ref = np.stack([np.percentile(ext[np.abs(t - f) <= window], 90, axis=0) for f in t])
@@ -327,13 +328,12 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
             after = after[t[after] - t[k] <= window]
             if len(before) and len(after):
                 i, j = before[-1], after[0]
-                w_ = np.median(ext[np.concatenate([before[-2:], after[:2]]), a])
-                w_ = w_ * (np.median(z) / z[k] if scaled else 1.0)
+                w_ = np.median(ext[np.concatenate([before[-2:], after[:2]]), a]) / scale[k]
                 ci, cj = 0.5 * (boxes[i, a] + boxes[i, a + 2]), 0.5 * (boxes[j, a] + boxes[j, a + 2])
                 c = ci + (cj - ci) * (t[k] - t[i]) / (t[j] - t[i])
             elif len(before) >= 2 or len(after) >= 2:          # one side only: that side's line, extended
                 side = before[-4:] if len(before) >= 2 else after[:4]
-                w_ = np.median(ext[side, a]) * (np.median(z) / z[k] if scaled else 1.0)
+                w_ = np.median(ext[side, a]) / scale[k]
                 cs = 0.5 * (boxes[side, a] + boxes[side, a + 2])
                 v, c0 = np.polyfit(t[side].astype(float), cs, 1)
                 c = c0 + v * t[k]
@@ -345,11 +345,6 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
             new[a], new[a + 2] = c - w_ / 2, c + w_ / 2
             out[int(t[k])] = replace(out[int(t[k])], box=new)
     return out
-
-
-def _inside_area(box: np.ndarray, image_size: tuple[int, int]) -> float:
-    w, h = image_size
-    return max(0.0, min(box[2], w) - max(box[0], 0.0)) * max(0.0, min(box[3], h) - max(box[1], 0.0))
 
 
 def _as_array(rows: list[_Row]) -> np.ndarray:
