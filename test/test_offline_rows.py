@@ -7,6 +7,7 @@ import pytest
 from occtrack_ros.tracking import TrackerConfig, make_tracker
 from occtrack_ros.tracking.mot_files import result_rows
 from occtrack_ros.tracking.offline import OfflineRecorder, interpolate_rows
+from occtrack_ros.tracking.tracker import detection_occluder_sides
 from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
 INTR = CameraIntrinsics.default_for(640, 480)
@@ -185,16 +186,21 @@ def test_negative_border_frames_are_refused():
         TrackerConfig(offline_border_frames=-1).validate()
 
 
-def _half_hidden(occluder_completion: bool, hidden: range, n: int = 45):
+def _half_hidden(occluder_completion: bool, hidden: range, n: int = 45, right_cut: bool | None = None):
     """A 30x40 object walking right at 4 px/frame in plain view; during ``hidden`` a nearer object
-    covers its right half, so the 'detector' boxes only the left half (a modal box)."""
+    covers its right half, so the 'detector' boxes only the left half (a modal box). ``right_cut``:
+    None, no depth map (no occluder sides); else the sides a depth map gives, with the right edge of
+    the hidden frames' boxes bordering a nearer surface if True, and no edge bordering one if False."""
     tracker = make_tracker(TrackerConfig(fps=10.0, report_measured_box=True))
     rec = OfflineRecorder((640, 480), max_gap_frames=10, backfill=True, occluder_completion=occluder_completion)
     for i in range(n):
         b = np.array(box(i), np.float32)
+        sides = None if right_cut is None else np.zeros((1, 2, 2), bool)
         if i in hidden:
             b[2] = b[0] + 15.0
-        rec.add(i, tracker.step(Detections(boxes=b[None], scores=np.ones(1)), frame(i)))
+            if right_cut:
+                sides[0, 0, 1] = True
+        rec.add(i, tracker.step(Detections(boxes=b[None], scores=np.ones(1)), frame(i)), None, None, sides)
     return rec
 
 
@@ -232,3 +238,55 @@ def test_occluder_completion_leaves_an_object_that_comes_nearer_alone():
         np.testing.assert_allclose(_xyxy(scaled[f]), b, atol=0.5, err_msg=f"frame {f}")
     assert any(np.abs(_xyxy(flat[f]) - b).max() > 2 for f, b in truth.items()), \
         "without depths the growth looks like a cut (else the test could not fail)"
+
+
+def test_occluder_sides_say_which_edge_a_nearer_surface_borders():
+    depth = np.full((480, 640), 10.0, np.float32)
+    depth[:, 300:340] = 5.0                                    # a pillar at 5 m
+    depth[0:5, :] = np.nan                                     # invalid pixels say nothing
+    boxes = np.array([[250, 200, 300, 240], [340, 200, 390, 240], [250, 2, 290, 30]], np.float32)
+    sides = detection_occluder_sides(boxes, np.array([10.0, 10.0, 10.0]), depth)
+    assert sides.shape == (3, 2, 2)
+    np.testing.assert_array_equal(sides[0], [[False, True], [False, False]])    # pillar on its right
+    np.testing.assert_array_equal(sides[1], [[True, False], [False, False]])    # pillar on its left
+    assert not sides[2].any()
+    in_front = detection_occluder_sides(boxes[:1], np.array([4.0]), depth)      # nearer than the pillar
+    assert not in_front.any()
+    assert not detection_occluder_sides(boxes[:1], np.array([np.nan]), depth).any()
+    assert detection_occluder_sides(boxes, None, depth) is None
+    assert detection_occluder_sides(boxes, np.ones(3), None) is None
+
+
+def test_occluder_completion_keeps_the_edge_no_occluder_borders():
+    """An object stops while a nearer object (right of it, in the depth map) hides its right half,
+    then walks back. Its path is not the line between the whole boxes before and after; its left edge,
+    which no occluder borders, is its own: with the sides the whole box is the truth."""
+    def run(with_sides: bool) -> dict[int, np.ndarray]:
+        tracker = make_tracker(TrackerConfig(fps=10.0, report_measured_box=True))
+        rec = OfflineRecorder((640, 480), max_gap_frames=10, backfill=True, occluder_completion=True)
+        for i in range(45):
+            x = 100 + 4 * min(i, 10) - 4 * max(0, i - 31)        # stops during frames 10-31, then turns back
+            b = np.array([x, 200, x + (15 if 10 <= i < 32 else 30), 240], np.float32)
+            sides = np.zeros((1, 2, 2), bool)
+            sides[0, 0, 1] = 10 <= i < 32
+            rec.add(i, tracker.step(Detections(boxes=b[None], scores=np.ones(1)), frame(i)), None, None,
+                    sides if with_sides else None)
+            truth[i] = [x, 200, x + 30, 240]
+        return by_frame(rec.rows())
+    truth: dict[int, list] = {}
+    got, unsided = run(True), run(False)
+    for f in range(10, 32):
+        np.testing.assert_allclose(_xyxy(got[f]), truth[f], atol=1e-3, err_msg=f"frame {f}")
+    assert any(np.abs(_xyxy(unsided[f]) - truth[f]).max() > 1 for f in range(10, 32)), \
+        "centred on the path the completion is off (else the test could not fail)"
+
+
+def test_occluder_completion_leaves_a_box_no_nearer_surface_borders():
+    """The same shrinking boxes, but the depth map shows nothing nearer at any edge: the detector
+    saw the object's own extent, which is left alone."""
+    hidden = range(10, 32)
+    got = by_frame(_half_hidden(True, hidden, right_cut=False).rows())
+    plain = by_frame(_half_hidden(False, hidden, right_cut=False).rows())
+    for f in range(45):
+        np.testing.assert_array_equal(got[f], plain[f])
+    assert any(_xyxy(got[f])[2] - _xyxy(got[f])[0] < 20 for f in hidden)

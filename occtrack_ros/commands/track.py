@@ -77,6 +77,7 @@ def run(args) -> int:
         raise SystemExit(f"occtrack track: {exc}") from exc
     tracker.config.fps = seq.fps
     from occtrack_ros.tracking.offline import recorder_from_args
+    from occtrack_ros.tracking.tracker import detection_occluder_sides
 
     rec = None
     det_lines = []
@@ -94,7 +95,9 @@ def run(args) -> int:
                                          objects_return=tracker.config.max_outside_frames > 0, appearance=True,
                                          border_frames=tracker.config.offline_border_frames,
                                          occluder_completion=tracker.config.offline_occluder_completion)
-            rec.add(frame.index, out, dets.embeddings, dets.depths)
+            rec.add(frame.index, out, dets.embeddings, dets.depths,
+                    detection_occluder_sides(dets.boxes, dets.depths, frame.depth,
+                                             tracker.config.occluder_depth_ratio))
             for b, s in zip(dets.boxes, dets.scores):
                 det_lines.append(f"{frame.index + 1},-1,{b[0]:.2f},{b[1]:.2f},{b[2] - b[0]:.2f},{b[3] - b[1]:.2f},"
                                  f"{s:.4f},-1,-1,-1")

@@ -113,12 +113,13 @@ class TrackerConfig:
     #                                   session 15)
     offline_occluder_completion: bool = False  # offline rows only (OfflineRecorder's occluder_completion): a
     #                                   box smaller than the track's whole boxes around it (a nearer object
-    #                                   hides part of it) takes the whole extent, on the track's path. On
-    #                                   behind the slot detector (modal boxes; pipeline.SLOT_DETECTOR_TRACKER_
-    #                                   OVERRIDES): tuning seeds 30-45 HOTA 66.5 -> 67.4, IDF1 80.5 -> 81.8,
-    #                                   MOTA 69.1 -> 71.3, recovery 80.1 -> 80.9 %; off for Sprites-MOT (HOTA
-    #                                   86.0 -> 85.5) and for boxes that are already whole (weights/tracker.md,
-    #                                   session 15)
+    #                                   hides part of it) takes the whole extent, on the track's path; with
+    #                                   a depth map only axes a nearer surface cuts, keeping the edge it does
+    #                                   not. On behind the slot detector (modal boxes; pipeline.SLOT_DETECTOR_
+    #                                   TRACKER_OVERRIDES): tuning seeds 30-45 HOTA 66.5 -> 69.5, IDF1 80.5 ->
+    #                                   82.5, MOTA 69.1 -> 73.1, recovery 80.1 -> 82.3 %; off for Sprites-MOT
+    #                                   (HOTA 86.0 -> 85.5) and for boxes that are already whole
+    #                                   (weights/tracker.md, sessions 15 and 16)
     # Motion model in the world frame (used when detections carry depth / 3D positions).
     accel_std: float = 1.0            # [m/s^2] process noise of the constant-velocity 3D filter
     std_depth_rel: float = 0.05       # measurement std of 3D positions, relative to depth

@@ -50,6 +50,8 @@ class _Row:
     wanted: bool          # the live rule (mot_files.result_rows) writes it
     embedding: np.ndarray | None = None  # (D,) appearance embedding of the associated detection, if any
     depth: float | None = None   # [m] depth of the associated detection, if known
+    occluded: np.ndarray | None = None   # (2, 2) bool [axis][low, high edge]: a nearer surface borders the
+    #                                      detection there (tracker.occluder_sides), None without a depth map
 
 
 def _between(f0: int, x0: np.ndarray, f1: int, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +85,7 @@ class OfflineRecorder:
         self._last_frame = -1
 
     def add(self, frame_index: int, out: TrackerOutput, embeddings: np.ndarray | None = None,
-            depths: np.ndarray | None = None) -> None:
+            depths: np.ndarray | None = None, occluded: np.ndarray | None = None) -> None:
         """Record the tracker's output for 0-based ``frame_index``.
 
         ``embeddings``: the frame's detection embeddings ``(N, D)`` (``Detections.embeddings``), kept
@@ -97,9 +99,11 @@ class OfflineRecorder:
                    if embeddings is not None and t.detection_index >= 0 else None)
             depth = (float(depths[t.detection_index]) if depths is not None and t.detection_index >= 0
                      else None)
+            occ = (np.asarray(occluded[t.detection_index], bool)
+                   if occluded is not None and t.detection_index >= 0 else None)
             self._rows.append(_Row(frame_index, t.track_id, np.asarray(t.box, np.float64).copy(),
                                    float(t.existence_probability), t.detection_index >= 0,
-                                   row_written(t, self.image_size, self.states), emb, depth))
+                                   row_written(t, self.image_size, self.states), emb, depth, occ))
         for ended, survivor in out.merged:
             self._parent[ended] = survivor
 
@@ -286,11 +290,13 @@ def _completed_at_border(frames: dict[int, _Row], obs: list[int], image_size: tu
 
 
 OCCLUDED_RATIO = 0.8      # an extent below this x the track's local whole extent counts as cut by an occluder
+OCCLUDED_RATIO_SIDED = 0.95   # the same where the depth map says which edges a nearer surface borders
 OCCLUDED_WINDOW = 30      # [frames] where the local whole extent and the whole boxes around a cut one are taken
 
 
 def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_size: tuple[int, int] | None,
-                                ratio: float = OCCLUDED_RATIO, window: int = OCCLUDED_WINDOW) -> dict[int, _Row]:
+                                ratio: float = OCCLUDED_RATIO, window: int = OCCLUDED_WINDOW,
+                                ratio_sided: float = OCCLUDED_RATIO_SIDED) -> dict[int, _Row]:
     """A track's rows with the boxes that a nearer object cuts completed to the object's whole extent.
 
     The detector boxes what it sees, so a partly hidden object gets a box smaller than the object;
@@ -303,6 +309,10 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
     than 2 whole boxes within ``window`` frames on either side stay as they are. Where every
     observation has a depth, extents are compared and carried over as depth x extent (an object
     that comes nearer grows; it is not cut).
+
+    Where an observation knows which of its edges border a nearer surface (``_Row.occluded``, from
+    the depth map), only an axis with such an edge can be cut, the threshold is ``ratio_sided``, and
+    with one such edge on the axis the other edge, the object's own, stays where the detector put it.
     """
     if len(obs) < 3:
         return frames
@@ -317,7 +327,10 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
     border = np.array([touches_border(b, image_size) for b in boxes])   # (False throughout without a size)
     out = dict(frames)
     ref = np.stack([np.percentile(ext[np.abs(t - f) <= window], 90, axis=0) for f in t])
-    cut = (ext < ratio * ref) & ~border[:, None]
+    sides = [frames[f].occluded for f in obs]
+    known = np.array([o is not None for o in sides])
+    occ = np.stack([o if o is not None else np.ones((2, 2), bool) for o in sides])   # (n, 2, 2); unknown: any
+    cut = (ext < np.where(known, ratio_sided, ratio)[:, None] * ref) & ~border[:, None] & occ.any(axis=2)
     for a in (0, 1):
         whole = np.flatnonzero(~cut[:, a] & ~border)
         if len(whole) < 2:
@@ -341,6 +354,9 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
                 continue
             b = out[int(t[k])].box
             c = float(np.clip(c, b[a + 2] - w_ / 2, b[a] + w_ / 2))   # the whole box contains the visible part
+            if known[k] and occ[k, a, 0] != occ[k, a, 1]:
+                # One edge is where the occluder ends: the other is the object's own and stays.
+                c = b[a] + w_ / 2 if occ[k, a, 1] else b[a + 2] - w_ / 2
             new = b.copy()
             new[a], new[a + 2] = c - w_ / 2, c + w_ / 2
             out[int(t[k])] = replace(out[int(t[k])], box=new)
