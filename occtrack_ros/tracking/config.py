@@ -116,8 +116,8 @@ class TrackerConfig:
     #                                   hides part of it) takes the whole extent, on the track's path; with
     #                                   a depth map only axes a nearer surface cuts, keeping the edge it does
     #                                   not. On behind the slot detector (modal boxes; pipeline.SLOT_DETECTOR_
-    #                                   TRACKER_OVERRIDES): tuning seeds 30-45 HOTA 66.5 -> 69.5, IDF1 80.5 ->
-    #                                   82.5, MOTA 69.1 -> 73.1, recovery 80.1 -> 82.3 %; off for Sprites-MOT
+    #                                   TRACKER_OVERRIDES): tuning seeds 30-45 HOTA 66.5 -> 70.0, IDF1 80.5 ->
+    #                                   83.0, MOTA 69.1 -> 74.0, recovery 80.1 -> 82.3 %; off for Sprites-MOT
     #                                   (HOTA 86.0 -> 85.5) and for boxes that are already whole
     #                                   (weights/tracker.md, sessions 15 and 16)
     # Motion model in the world frame (used when detections carry depth / 3D positions).

@@ -291,12 +291,14 @@ def _completed_at_border(frames: dict[int, _Row], obs: list[int], image_size: tu
 
 OCCLUDED_RATIO = 0.8      # an extent below this x the track's local whole extent counts as cut by an occluder
 OCCLUDED_RATIO_SIDED = 0.95   # the same where the depth map says which edges a nearer surface borders
+OCCLUDED_WINDOW_SIDED = 90    # [frames] the same where it does
 OCCLUDED_WINDOW = 30      # [frames] where the local whole extent and the whole boxes around a cut one are taken
 
 
 def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_size: tuple[int, int] | None,
                                 ratio: float = OCCLUDED_RATIO, window: int = OCCLUDED_WINDOW,
-                                ratio_sided: float = OCCLUDED_RATIO_SIDED) -> dict[int, _Row]:
+                                ratio_sided: float = OCCLUDED_RATIO_SIDED,
+                                window_sided: int = OCCLUDED_WINDOW_SIDED) -> dict[int, _Row]:
     """A track's rows with the boxes that a nearer object cuts completed to the object's whole extent.
 
     The detector boxes what it sees, so a partly hidden object gets a box smaller than the object;
@@ -311,8 +313,9 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
     that comes nearer grows; it is not cut).
 
     Where an observation knows which of its edges border a nearer surface (``_Row.occluded``, from
-    the depth map), only an axis with such an edge can be cut, the threshold is ``ratio_sided``, and
-    with one such edge on the axis the other edge, the object's own, stays where the detector put it.
+    the depth map), only an axis with such an edge can be cut, the threshold and window are
+    ``ratio_sided`` and ``window_sided``, and with one such edge on the axis the other edge, the
+    object's own, stays where the detector put it.
     """
     if len(obs) < 3:
         return frames
@@ -326,9 +329,10 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
     ext = ext * scale[:, None]
     border = np.array([touches_border(b, image_size) for b in boxes])   # (False throughout without a size)
     out = dict(frames)
-    ref = np.stack([np.percentile(ext[np.abs(t - f) <= window], 90, axis=0) for f in t])
     sides = [frames[f].occluded for f in obs]
     known = np.array([o is not None for o in sides])
+    win = np.where(known, window_sided, window)                        # (n,) per observation
+    ref = np.stack([np.percentile(ext[np.abs(t - f) <= w], 90, axis=0) for f, w in zip(t, win)])
     occ = np.stack([o if o is not None else np.ones((2, 2), bool) for o in sides])   # (n, 2, 2); unknown: any
     cut = (ext < np.where(known, ratio_sided, ratio)[:, None] * ref) & ~border[:, None] & occ.any(axis=2)
     for a in (0, 1):
@@ -337,8 +341,8 @@ def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_s
             continue
         for k in np.flatnonzero(cut[:, a]):
             before, after = whole[whole < k], whole[whole > k]
-            before = before[t[k] - t[before] <= window]
-            after = after[t[after] - t[k] <= window]
+            before = before[t[k] - t[before] <= win[k]]
+            after = after[t[after] - t[k] <= win[k]]
             if len(before) and len(after):
                 i, j = before[-1], after[0]
                 w_ = np.median(ext[np.concatenate([before[-2:], after[:2]]), a]) / scale[k]
