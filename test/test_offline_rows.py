@@ -252,7 +252,7 @@ def test_occluder_sides_say_which_edge_a_nearer_surface_borders():
     assert not sides[2].any()
     in_front = detection_occluder_sides(boxes[:1], np.array([4.0]), depth)      # nearer than the pillar
     assert not in_front.any()
-    assert not detection_occluder_sides(boxes[:1], np.array([np.nan]), depth).any()
+    assert detection_occluder_sides(boxes[:1], np.array([np.nan]), depth).all()   # no depth: nothing ruled out
     assert detection_occluder_sides(boxes, None, depth) is None
     assert detection_occluder_sides(boxes, np.ones(3), None) is None
 

@@ -290,9 +290,11 @@ def _completed_at_border(frames: dict[int, _Row], obs: list[int], image_size: tu
 
 
 OCCLUDED_RATIO = 0.8      # an extent below this x the track's local whole extent counts as cut by an occluder
-OCCLUDED_RATIO_SIDED = 0.95   # the same where the depth map says which edges a nearer surface borders
-OCCLUDED_WINDOW_SIDED = 90    # [frames] the same where it does
 OCCLUDED_WINDOW = 30      # [frames] where the local whole extent and the whole boxes around a cut one are taken
+# The same two where the depth map says which edges of a box a nearer surface borders (weights/tracker.md,
+# session 16).
+OCCLUDED_RATIO_SIDED = 0.95
+OCCLUDED_WINDOW_SIDED = 90
 
 
 def _completed_behind_occluders(frames: dict[int, _Row], obs: list[int], image_size: tuple[int, int] | None,

@@ -179,22 +179,22 @@ def occluder_sides(box: np.ndarray, depth: float, depth_map: np.ndarray, strip: 
     return out
 
 
-
 def detection_occluder_sides(boxes: np.ndarray, depths: np.ndarray | None, depth_map: np.ndarray | None,
                              nearer: float = 0.85) -> np.ndarray | None:
     """(N, 2, 2) bool ``occluder_sides`` of each detection's xyxy box at its own depth; None without depth.
 
-    A detection without a valid depth says nothing (all False).
+    A detection without a valid depth gets every edge True: nothing rules an occluder out there.
     """
     if depths is None or depth_map is None:
         return None
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    out = np.zeros((len(boxes), 2, 2), bool)
+    out = np.ones((len(boxes), 2, 2), bool)
     for k, (b, z) in enumerate(zip(boxes, np.asarray(depths, np.float64))):
         if np.isfinite(z) and z > 0:
             cxcywh = np.r_[0.5 * (b[:2] + b[2:]), b[2:] - b[:2]]
             out[k] = occluder_sides(cxcywh, float(z), depth_map, nearer=nearer)
     return out
+
 
 class Tracker:
     """Track objects through occlusion; call ``step`` once per frame, even with no detections."""
