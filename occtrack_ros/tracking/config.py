@@ -49,8 +49,8 @@ class TrackerConfig:
     #                                   size change = |log w ratio| + |log h ratio| to its last seen box; 0 = off
     reid_min_similarity: float = 0.98  # > 0: a hidden track matches a detection anywhere in view whose appearance
     #                                   embedding has at least this cosine similarity with its own (re-identification
-    #                                   after occlusion; needs detector embeddings; 0 = motion gate only). 0.98 for the
-    #                                   shipped occlusion detector (session 18, tuning seeds 30-45; 0.95 before)
+    #                                   after occlusion; needs detector embeddings; 0 = motion gate only). 0.98 since
+    #                                   session 18 (tuning seeds 30-45 and sprites 18-21; 0.95 before)
     reid_veto_similarity: float = 0.9  # ... and never matches a detection that looks less alike than this (a
     #                                   different object crossing its predicted path); only with reid enabled
     hidden_spread_power: float = 1.0  # a hidden track's motion score is scaled by (reappear_sigma / its current
@@ -184,9 +184,6 @@ TRACKER_PRESETS: dict[str, dict] = {
     # Sprites-MOT: sprites that leave never come back, so a track that left ends at once; a track is
     # reported from its second hit; boxes cut by the border are compared as the detector sees them;
     # offline, the slivers at the border are completed and carried to it.
-    # Re-identification keeps the thresholds it was tuned with (0.95 / 0.8): the sprites detector's embeddings
-    # are not the occlusion detector's.
     "sprites-mot": {"max_outside_frames": 0, "n_init": 2, "clip_prediction_to_view": True, "border_overlap": True,
-                    "offline_border_frames": 10, "offline_occluder_completion": False,
-                    "reid_min_similarity": 0.95, "reid_veto_similarity": 0.8},
+                    "offline_border_frames": 10, "offline_occluder_completion": False},
 }
