@@ -68,6 +68,41 @@ def test_gnn_loss_trains_the_gnn_and_reaches_the_detector_embeddings():
     assert float(again.detach()) == float(loss.detach()), "same rng, same hidden spans, same loss"
 
 
+def test_mask_distillation_ignores_slot_order_and_pulls_a_changed_segmentation_back():
+    g = torch.Generator().manual_seed(0)
+    teacher = (torch.randn(3, 5, 8, 8, generator=g) * 3.0).softmax(dim=1)           # (T, K, H, W) soft masks
+    shuffled = teacher[:, torch.tensor([3, 0, 4, 1, 2])]
+    assert float(J.distill_loss(shuffled, teacher, grid=8)) < 1e-12, "the same segmentation in other slots"
+    co = J.coassignment(teacher, grid=4)
+    assert co.shape == (3, 16, 16) and torch.allclose(co, co.transpose(1, 2))
+    logits = (teacher.log() + torch.randn(3, 5, 8, 8, generator=g) * 3.0).requires_grad_(True)
+    opt = torch.optim.Adam([logits], lr=0.1)
+    before = float(J.distill_loss(logits.softmax(dim=1), teacher, grid=8))
+    for _ in range(100):
+        opt.zero_grad()
+        J.distill_loss(logits.softmax(dim=1), teacher, grid=8).backward()
+        opt.step()
+    assert float(J.distill_loss(logits.softmax(dim=1), teacher, grid=8)) < 0.5 * before
+
+
+def test_distillation_sees_the_masks_the_detector_reports():
+    from occtrack_ros.models.detector.config import preset_config
+    from occtrack_ros.models.detector.detector import head_from_tokens, inference_masks
+    from occtrack_ros.models.detector.model import SlotVideoModel
+
+    torch.manual_seed(0)
+    model = SlotVideoModel(preset_config("occlusion")).eval()
+    frames = torch.rand(3, 3, 64, 64)
+    tokens = model.encode(frames)
+    masks = inference_masks(model, model.cfg, tokens, frames)
+    with torch.no_grad():
+        reported = head_from_tokens(model, model.cfg, tokens, frames)["masks"]
+    assert torch.allclose(masks.detach(), reported, atol=1e-6)
+    J.distill_loss(masks, reported.roll(4, dims=-1), 32).backward()          # a shifted segmentation as target
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters()), \
+        "the distillation reaches the encoder"
+
+
 def test_plateau_criterion_and_source_split():
     from pathlib import Path
 
@@ -108,6 +143,14 @@ def test_two_five_step_joint_runs_give_identical_losses(tmp_path):
     tuned = read_checkpoint(tmp_path / "a" / "detector.pt")["model"]
     assert any(not torch.equal(init[k], tuned[k]) for k in init), "the detector was not updated"
     assert (tmp_path / "a" / "tracker.pt").is_file() and (tmp_path / "a" / "loss.png").is_file()
+    assert a["distill"] == [0.0] * 5, "no distillation unless asked for"
+    argv = ["train", "joint", "--data", str(seq), "--detector", str(tmp_path / "det.pt"), "--out",
+            str(tmp_path / "d"), "--steps", "3", "--clip-len", "6", "--threads", "1", "--seed", "4",
+            "--w-distill", "10", "--lr", "1e-3"]
+    assert cli_main(argv) == 0
+    d = json.loads((tmp_path / "d" / "history.json").read_text())
+    assert d["distill"][0] < 1e-8 < max(d["distill"][1:]), "the copy starts equal, then the student moves"
+    assert d["rec"][0] == a["rec"][0], "distillation leaves the first forward pass alone"
 
 
 def test_joint_stage_runs_unchanged_under_torchrun_with_two_gloo_ranks(tmp_path):

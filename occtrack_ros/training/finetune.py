@@ -13,7 +13,12 @@ One step runs the design's loop on a clip of consecutive frames:
      (simulated occlusion, as in ``occtrack train tracker``); the appearance edge feature of the
      scene graph is recomputed from the detector's embeddings with gradients, so the GNN's loss
      trains both the GNN and the detector features it reads;
-   plus the detector's own reconstruction loss, which keeps the slots explaining the image.
+   plus the detector's own reconstruction loss, which keeps the slots explaining the image, and,
+   with ``--w-distill``, *mask distillation* (learning without forgetting): the masks the
+   inference head reads (fresh slots, sharpened as at inference) are held to those of the frozen
+   starting detector through their pixel-pair co-assignment, which slot each pair of pixels falls
+   in together. It is invariant to the slots' order and is what FG-ARI scores; boxes and scores
+   are functions of these masks, so the tracking losses may reshape the embeddings, not the detections.
 
 ``--freeze-detector`` trains the GNN alone on the frozen detector's output (the tracker
 pretraining that ``occtrack train all`` uses for data the tracker stage cannot read, e.g. bags).
@@ -60,6 +65,11 @@ def add_arguments(p) -> None:
     o.add_argument("--gnn-lr", type=float, default=5e-4, help="GNN learning rate")
     o.add_argument("--w-consistency", type=float, default=0.05, help="weight of the temporal-consistency loss")
     o.add_argument("--w-gnn", type=float, default=0.05, help="weight of the GNN association loss")
+    o.add_argument("--w-distill", type=float, default=0.0,
+                   help="weight of the mask-distillation loss to the frozen starting detector (pixel-pair "
+                   "co-assignment of its masks; 0 = off)")
+    o.add_argument("--distill-grid", type=int, default=32,
+                   help="masks are averaged to a GRID x GRID grid before their co-assignment is compared")
     o.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature")
     o.add_argument("--det-threshold", type=float, default=None,
                    help="objectness a slot needs to count as a detection in training (default: the detector's "
@@ -174,13 +184,58 @@ def detector_forward(model, clip):
     feats = out["feats"][0].float()                                         # (T, N, C)
     if core.cfg.split_components:
         emb, head = component_head(core, clip[0], feats)
+        head["tokens"] = out["feats"][0]                                    # (T, N, D), with gradient
         return rec, emb, head
     alpha = out["alpha"][0].float()                                         # (T, K, h, w)
     masks = masks_from_logits(alpha, s, s)                                  # (T, K, S, S)
     emb = pooled_embeddings(masks, feats, core.feature_grid)                # (T, K, C)
     with torch.no_grad():
         head = run_head(alpha.detach(), feats.detach(), core.feature_grid, s, s, core.cfg.replace(refine_sigma=0.0))
+    head["tokens"] = out["feats"][0]                                        # (T, N, D), with gradient
     return rec, emb, head
+
+
+def coassignment(masks, grid: int):
+    """Soft masks (T, K, H, W), summing to 1 over K -> (T, P, P) pixel-pair co-assignment, P = grid * grid.
+
+    Entry (i, j) is the probability that pixels i and j fall in the same slot, ``sum_k m_k(i) m_k(j)``
+    of the soft masks averaged to a ``grid x grid`` grid: independent of the slots' order, so two
+    detectors are compared by their segmentations, not by which slot holds what.
+    """
+    import torch.nn.functional as F
+
+    masks = masks.float()
+    if masks.shape[-1] != grid or masks.shape[-2] != grid:
+        masks = F.adaptive_avg_pool2d(masks, grid)                           # (T, K, g, g)
+    flat = masks.flatten(2)                                                  # (T, K, P)
+    return flat.transpose(1, 2) @ flat                                       # (T, P, P)
+
+
+def distill_loss(masks, teacher_masks, grid: int):
+    """Mean squared difference of the co-assignments of soft masks and the frozen teacher's (both (T, K, H, W))."""
+    import torch
+
+    with torch.no_grad():
+        target = coassignment(teacher_masks, grid)
+    return (coassignment(masks, grid) - target).pow(2).mean()
+
+
+def distill_term(model, teacher, tokens, frames, grid: int, autocast):
+    """Mask distillation of one clip: tokens (T, N, D) of the model being trained, frames (T, 3, S, S) in [0, 1].
+
+    Both detectors run the inference path (:func:`~occtrack_ros.models.detector.detector.inference_masks`);
+    the teacher encodes the frames itself, without gradients.
+    """
+    import torch
+
+    from occtrack_ros.models.detector.detector import inference_masks
+
+    core = model.module if hasattr(model, "module") else model
+    with autocast():
+        masks = inference_masks(core, core.cfg, tokens, frames)
+    with torch.no_grad(), autocast():
+        teacher_masks = inference_masks(teacher, teacher.cfg, teacher.encode(frames), frames)
+    return distill_loss(masks, teacher_masks, grid)
 
 
 def component_head(core, frames, feats):
@@ -379,10 +434,13 @@ def _plot(history: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(1, 3, figsize=(12, 3.2))
+    panels = [("rec", "reconstruction MSE"), ("cons", "temporal consistency (InfoNCE)"),
+              ("gnn", "GNN association BCE")]
+    if any(history.get("distill", [])):
+        panels.append(("distill", "mask distillation (co-assignment MSE)"))
+    fig, ax = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
     steps = np.asarray(history["step"])
-    for a, key, title in zip(ax, ("rec", "cons", "gnn"), ("reconstruction MSE", "temporal consistency (InfoNCE)",
-                                                           "GNN association BCE")):
+    for a, (key, title) in zip(ax, panels):
         y = np.asarray(history[key], dtype=np.float64)
         a.plot(steps, y, alpha=0.35)
         k = max(1, len(y) // 20)
@@ -471,6 +529,14 @@ def train(args) -> int:
     if args.freeze_detector:
         model.requires_grad_(False)
         det_params = []
+    if args.w_distill < 0:
+        raise ValueError(f"--w-distill {args.w_distill} must be >= 0")
+    teacher = None
+    if args.w_distill > 0 and det_params:
+        # the starting detector, frozen: what the segmentation must stay close to (learning without forgetting)
+        import copy
+
+        teacher = copy.deepcopy(model).to(ctx.device).eval().requires_grad_(False)
     model = D.wrap_ddp(model, ctx) if det_params else model.to(ctx.device)
     gnn_params = list(gnn.parameters())
     groups = [{"params": gnn_params, "lr": args.gnn_lr}]
@@ -478,7 +544,7 @@ def train(args) -> int:
         groups.append({"params": det_params, "lr": args.lr})
     opt = torch.optim.Adam(groups)
     step = 0
-    history = {"step": [], "loss": [], "rec": [], "cons": [], "gnn": [], "edges": [], "time_s": []}
+    history = {"step": [], "loss": [], "rec": [], "cons": [], "gnn": [], "distill": [], "edges": [], "time_s": []}
     if args.resume:
         if not ckpt_path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
@@ -487,6 +553,7 @@ def train(args) -> int:
         gnn.load_state_dict(state["gnn"])
         opt.load_state_dict(state["optimizer"])
         step, history = int(state["step"]), state["history"]
+        history.setdefault("distill", [0.0] * len(history["step"]))     # checkpoints written before --w-distill
         if ctx.is_main:
             print(f"resumed at step {step}")
     torch.manual_seed(args.seed + 7919 * ctx.rank)
@@ -509,6 +576,10 @@ def train(args) -> int:
                     rec, emb, head = detector_forward(model, clip)
             else:
                 rec, emb, head = detector_forward(model, clip)
+        distill = rec.detach() * 0.0
+        if teacher is not None:
+            distill = distill_term(model, teacher, head["tokens"], clip[0], args.distill_grid,
+                                   lambda: D.autocast(ctx.device, enabled=args.amp != "none", dtype=args.amp))
         emb = emb.float().cpu() if ctx.device.type != "cpu" else emb.float()
         threshold = cfg.score_threshold if args.det_threshold is None else args.det_threshold
         dets, slots = clip_detections(head, emb, threshold)
@@ -521,7 +592,8 @@ def train(args) -> int:
         if args.freeze_detector:
             loss = g_loss
         else:
-            loss = rec + args.w_consistency * cons.to(rec.device) + args.w_gnn * g_loss.to(rec.device)
+            loss = (rec + args.w_consistency * cons.to(rec.device) + args.w_gnn * g_loss.to(rec.device)
+                    + args.w_distill * distill)
         opt.zero_grad(set_to_none=False)
         if loss.requires_grad:  # frozen detector and no detections in the clip: nothing to learn from
             loss.backward()
@@ -535,12 +607,13 @@ def train(args) -> int:
         history["step"].append(step)
         for key, v in (("loss", value), ("rec", D.all_reduce_mean(float(rec.detach()), ctx)),
                        ("cons", D.all_reduce_mean(float(cons.detach()), ctx)),
-                       ("gnn", D.all_reduce_mean(float(g_loss.detach()), ctx)), ("edges", edges),
+                       ("gnn", D.all_reduce_mean(float(g_loss.detach()), ctx)),
+                       ("distill", D.all_reduce_mean(float(distill.detach()), ctx)), ("edges", edges),
                        ("time_s", time.time() - t0)):
             history[key].append(v)
         bar.update(1)
         bar.set_postfix(rec=f"{history['rec'][-1]:.4f}", cons=f"{history['cons'][-1]:.3f}",
-                        gnn=f"{history['gnn'][-1]:.3f}")
+                        gnn=f"{history['gnn'][-1]:.3f}", distill=f"{history['distill'][-1]:.2e}")
         if ctx.is_main and (step % args.save_every == 0 or step == args.steps):
             torch_save_atomic({"detector": D.unwrap(model).state_dict(), "gnn": gnn.state_dict(),
                                "optimizer": opt.state_dict(), "step": step, "history": history}, ckpt_path)
@@ -557,7 +630,8 @@ def train(args) -> int:
         _plot(history, out_dir / "loss.png")
         print(f"done: {step} steps in {history['time_s'][-1] / 60 if history['time_s'] else 0:.1f} min; "
               f"last losses rec {np.mean(history['rec'][-20:]):.5f} cons {np.mean(history['cons'][-20:]):.4f} "
-              f"gnn {np.mean(history['gnn'][-20:]):.4f}; wrote {out_dir / 'detector.pt'}, {out_dir / 'tracker.pt'}")
+              f"gnn {np.mean(history['gnn'][-20:]):.4f} distill {np.mean(history['distill'][-20:]):.2e}; "
+              f"wrote {out_dir / 'detector.pt'}, {out_dir / 'tracker.pt'}")
     D.barrier(ctx)
     D.cleanup(ctx)
     return 0

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from occtrack_ros.models.detector.checkpoint import DEFAULT_WEIGHTS, load_model
 from occtrack_ros.models.detector.config import DetectorConfig
-from occtrack_ros.models.detector.head import describe_regions, run_head, split_components
+from occtrack_ros.models.detector.head import describe_regions, masks_from_logits, run_head, split_components
 from occtrack_ros.models.detector.model import SlotVideoModel
 from occtrack_ros.types import Detections, Frame
 
@@ -126,11 +126,28 @@ def head_from_tokens(model: SlotVideoModel, cfg: DetectorConfig, feats: torch.Te
     (``cfg.refine_sigma``). The joint fine-tuning stage calls this too, so it detects what the
     detector detects.
     """
-    t, h, w = images.shape[0], images.shape[-2], images.shape[-1]
+    h, w = images.shape[-2], images.shape[-1]
+    all_slots, alpha, per_slot = bind_and_decode(model, cfg, feats, slots, autocast)
+    refine = cfg.refine_sigma > 0 and cfg.decoder == "broadcast"
+    out = run_head(alpha.float(), feats.float(), model.feature_grid, h, w, cfg, depth,
+                   per_slot if refine else None, images.float() if refine else None)
+    out["slots"] = all_slots.float()
+    out["feats"] = feats.float()
+    return out
+
+
+def bind_and_decode(model: SlotVideoModel, cfg: DetectorConfig, feats: torch.Tensor,
+                    slots: torch.Tensor | None = None, autocast=nullcontext,
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Tokens (T, N, D) -> slots (T, K, Ds), alpha logits (T, K, h, w), per-slot decoder output, as at inference.
+
+    Slots are bound fresh for every frame, or carried from ``slots`` (1, K, Ds) with ``cfg.carry_slots``.
+    Differentiable: the joint fine-tuning stage distils these masks.
+    """
     with autocast():
         if cfg.carry_slots:
             slots_t, attn_t = [], []
-            for i in range(t):
+            for i in range(feats.shape[0]):
                 slots, attn = model.bind(feats[i:i + 1], slots)              # (1, K, Ds), (1, K, N)
                 slots_t.append(slots)
                 attn_t.append(attn)
@@ -138,12 +155,20 @@ def head_from_tokens(model: SlotVideoModel, cfg: DetectorConfig, feats: torch.Te
         else:                                                                # fresh slots: all frames at once
             all_slots, all_attn = model.bind(feats, None)
         _, alpha, per_slot = model.decode(all_slots, all_attn)               # (T, K, h, w), (T, K, ...)
+    return all_slots, alpha, per_slot
+
+
+def inference_masks(model: SlotVideoModel, cfg: DetectorConfig, feats: torch.Tensor,
+                    images: torch.Tensor) -> torch.Tensor:
+    """Tokens (T, N, D) and frames (T, 3, H, W) in [0, 1] -> the soft masks (T, K, H, W) the head reads.
+
+    The masks :func:`head_from_tokens` scores and boxes (sharpened by ``cfg.refine_sigma``), with
+    gradients: everything the detector reports (boxes, scores, FG-ARI) is a function of them.
+    """
+    _, alpha, per_slot = bind_and_decode(model, cfg, feats)
     refine = cfg.refine_sigma > 0 and cfg.decoder == "broadcast"
-    out = run_head(alpha.float(), feats.float(), model.feature_grid, h, w, cfg, depth,
-                   per_slot if refine else None, images.float() if refine else None)
-    out["slots"] = all_slots.float()
-    out["feats"] = feats.float()
-    return out
+    return masks_from_logits(alpha.float(), images.shape[-2], images.shape[-1], per_slot if refine else None,
+                             images.float() if refine else None, cfg.refine_sigma)
 
 
 def frame_components(masks: np.ndarray, feats: np.ndarray, grid: int, cfg: DetectorConfig,
