@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -175,12 +176,13 @@ def test_joint_stage_runs_unchanged_under_torchrun_with_two_gloo_ranks(tmp_path)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(port), "-m", "occtrack_ros.cli", "train", "joint", "--data", str(seq),
            "--detector", str(tmp_path / "det.pt"), "--out", str(tmp_path / "ddp"), "--steps", "2", "--clip-len", "4",
-           "--threads", "1"]
+           "--threads", "1", "--w-distill", "10"]   # the distillation's extra use of the module under DDP too
     proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "ranks 2" in proc.stdout + proc.stderr
     history = json.loads((tmp_path / "ddp" / "history.json").read_text())
     assert len(history["loss"]) == 2 and (tmp_path / "ddp" / "detector.pt").is_file()
+    assert len(history["distill"]) == 2 and all(math.isfinite(v) for v in history["distill"])
 
 
 def test_joint_stage_detects_the_parts_the_detector_reports_and_its_embeddings_train_the_encoder():
