@@ -613,7 +613,8 @@ def schedule(args) -> int:
             if rank == 0:
                 run.mark("joint", "done", steps=args.joint_steps)
                 hist = json.loads((out / "history.json").read_text())
-                run.plot_curve("joint", {k: (hist["step"], hist[k]) for k in ("rec", "cons", "gnn")})
+                keys = ("rec", "cons", "gnn") + (("distill",) if any(hist.get("distill", [])) else ())
+                run.plot_curve("joint", {k: (hist["step"], hist[k]) for k in keys})
         if args.stop_after == stage:
             print(f"--stop-after {stage}: stopping here; rerun with --resume to go on")
             return 0
