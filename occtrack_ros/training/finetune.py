@@ -166,15 +166,18 @@ def load_clips_source(path: Path, size: int, max_frames: int | None, fraction: f
 
 
 # ----------------------------------------------------------------------------------------- losses
-def detector_forward(model, clip):
+def detector_forward(model, clip, inference_masks: bool = False):
     """Clip (1, T, 3, S, S) -> reconstruction loss, differentiable embeddings (T, K, C), head output (no grad).
 
     The head (boxes, objectness) is the inference head on the same alpha, without gradients: it only
     decides which slots are detections; the embeddings carry the gradient back into the detector.
     With ``cfg.split_components`` detections are connected parts instead (``component_head``).
+    With ``inference_masks`` the head output also holds ``masks``: the soft masks (T, K, S, S) of the
+    inference path, with gradients (what the mask distillation compares); else ``masks`` is None.
     """
     import torch
 
+    from occtrack_ros.models.detector import detector as det
     from occtrack_ros.models.detector.head import masks_from_logits, pooled_embeddings, run_head
 
     assert clip.dim() == 5 and clip.shape[0] == 1, f"clip must be (1, T, 3, S, S), got {tuple(clip.shape)}"
@@ -183,16 +186,16 @@ def detector_forward(model, clip):
     core = model.module if hasattr(model, "module") else model
     rec = core.loss(out)
     feats = out["feats"][0].float()                                         # (T, N, C)
+    masks = det.inference_masks(core, core.cfg, out["feats"][0], clip[0]) if inference_masks else None
     if core.cfg.split_components:
-        emb, head = component_head(core, clip[0], feats)
-        head["tokens"] = out["feats"][0]                                    # (T, N, D), with gradient
-        return rec, emb, head
-    alpha = out["alpha"][0].float()                                         # (T, K, h, w)
-    masks = masks_from_logits(alpha, s, s)                                  # (T, K, S, S)
-    emb = pooled_embeddings(masks, feats, core.feature_grid)                # (T, K, C)
-    with torch.no_grad():
-        head = run_head(alpha.detach(), feats.detach(), core.feature_grid, s, s, core.cfg.replace(refine_sigma=0.0))
-    head["tokens"] = out["feats"][0]                                        # (T, N, D), with gradient
+        emb, head = component_head(core, clip[0], feats, None if masks is None else masks.detach())
+    else:
+        alpha = out["alpha"][0].float()                                     # (T, K, h, w)
+        emb = pooled_embeddings(masks_from_logits(alpha, s, s), feats, core.feature_grid)   # (T, K, C)
+        with torch.no_grad():
+            head = run_head(alpha.detach(), feats.detach(), core.feature_grid, s, s,
+                            core.cfg.replace(refine_sigma=0.0))
+    head["masks"] = masks
     return rec, emb, head
 
 
@@ -221,31 +224,29 @@ def distill_loss(masks, teacher_masks, grid: int):
     return (coassignment(masks, grid) - target).pow(2).mean()
 
 
-def distill_term(model, teacher, tokens, frames, grid: int, autocast):
-    """Mask distillation of one clip: tokens (T, N, D) of the model being trained, frames (T, 3, S, S) in [0, 1].
+def distill_term(teacher, masks, frames, grid: int, autocast):
+    """Mask distillation of one clip: the trained detector's inference masks against the frozen teacher's.
 
-    Both detectors run the inference path (:func:`~occtrack_ros.models.detector.detector.inference_masks`);
-    the teacher encodes the frames itself, without gradients.
+    masks (T, K, S, S) carry gradients (``detector_forward(..., inference_masks=True)``); the teacher
+    encodes the frames (T, 3, S, S) in [0, 1] itself, without gradients.
     """
     import torch
 
     from occtrack_ros.models.detector.detector import inference_masks
 
-    core = model.module if hasattr(model, "module") else model
-    with autocast():
-        masks = inference_masks(core, core.cfg, tokens, frames)
     with torch.no_grad(), autocast():
         teacher_masks = inference_masks(teacher, teacher.cfg, teacher.encode(frames), frames)
     return distill_loss(masks, teacher_masks, grid)
 
 
-def component_head(core, frames, feats):
+def component_head(core, frames, feats, masks=None):
     """The parts the detector itself would report (``split_components``), with differentiable embeddings.
 
     frames (T, 3, S, S) in [0, 1] and their encoder tokens feats (T, N, C) -> embeddings (T, R, C) and
     head boxes (T, R, 4) / scores (T, R), padded with empty parts to the clip's largest R. The parts
-    come from the inference path (``head_from_tokens``: fresh or carried slots as ``cfg.carry_slots``
-    says, sharpened masks, connected parts), without gradients; each embedding pools the tokens
+    come from the inference path (``inference_masks``: fresh or carried slots as ``cfg.carry_slots``
+    says, sharpened masks; then connected parts), without gradients; ``masks`` (T, K, S, S) are those
+    masks when the caller has them already. Each embedding pools the tokens
     under its part's mask, so the consistency and GNN losses reach the encoder. The training
     forward's slot-level regions are no stand-in: a slot holding two objects far apart has one wide
     box, which the occlusion head scores as background, and the clip's carried slots drift.
@@ -253,13 +254,14 @@ def component_head(core, frames, feats):
     import numpy as np
     import torch
 
-    from occtrack_ros.models.detector.detector import frame_components, head_from_tokens
+    from occtrack_ros.models.detector.detector import frame_components, inference_masks
     from occtrack_ros.models.detector.head import pooled_embeddings
 
     cfg = core.cfg
-    with torch.no_grad():
-        out = head_from_tokens(core, cfg, feats.detach(), frames.detach().float())
-        masks, tokens = out["masks"].cpu().numpy(), out["feats"].cpu().numpy()
+    if masks is None:
+        with torch.no_grad():
+            masks = inference_masks(core, cfg, feats.detach(), frames.detach().float())
+    masks, tokens = masks.detach().cpu().numpy(), feats.detach().float().cpu().numpy()
     every = cfg.replace(score_threshold=0.0)           # the caller applies its own threshold
     parts = [frame_components(masks[t], tokens[t], core.feature_grid, every)[0] for t in range(len(masks))]
     t_len, h, w = masks.shape[0], masks.shape[-2], masks.shape[-1]
@@ -578,10 +580,10 @@ def train(args) -> int:
                 with torch.no_grad():
                     rec, emb, head = detector_forward(model, clip)
             else:
-                rec, emb, head = detector_forward(model, clip)
+                rec, emb, head = detector_forward(model, clip, inference_masks=teacher is not None)
         distill = rec.detach() * 0.0
         if teacher is not None:
-            distill = distill_term(model, teacher, head["tokens"], clip[0], args.distill_grid,
+            distill = distill_term(teacher, head["masks"], clip[0], args.distill_grid,
                                    lambda: D.autocast(ctx.device, enabled=args.amp != "none", dtype=args.amp))
         emb = emb.float().cpu() if ctx.device.type != "cpu" else emb.float()
         threshold = cfg.score_threshold if args.det_threshold is None else args.det_threshold

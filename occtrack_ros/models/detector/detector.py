@@ -128,9 +128,8 @@ def head_from_tokens(model: SlotVideoModel, cfg: DetectorConfig, feats: torch.Te
     """
     h, w = images.shape[-2], images.shape[-1]
     all_slots, alpha, per_slot = bind_and_decode(model, cfg, feats, slots, autocast)
-    refine = cfg.refine_sigma > 0 and cfg.decoder == "broadcast"
     out = run_head(alpha.float(), feats.float(), model.feature_grid, h, w, cfg, depth,
-                   per_slot if refine else None, images.float() if refine else None)
+                   *_sharpening_inputs(cfg, per_slot, images))
     out["slots"] = all_slots.float()
     out["feats"] = feats.float()
     return out
@@ -166,9 +165,15 @@ def inference_masks(model: SlotVideoModel, cfg: DetectorConfig, feats: torch.Ten
     gradients: everything the detector reports (boxes, scores, FG-ARI) is a function of them.
     """
     _, alpha, per_slot = bind_and_decode(model, cfg, feats)
-    refine = cfg.refine_sigma > 0 and cfg.decoder == "broadcast"
-    return masks_from_logits(alpha.float(), images.shape[-2], images.shape[-1], per_slot if refine else None,
-                             images.float() if refine else None, cfg.refine_sigma)
+    return masks_from_logits(alpha.float(), images.shape[-2], images.shape[-1],
+                             *_sharpening_inputs(cfg, per_slot, images), cfg.refine_sigma)
+
+
+def _sharpening_inputs(cfg: DetectorConfig, per_slot: torch.Tensor, images: torch.Tensor):
+    """The per-slot RGB and the frames that sharpen the masks (``cfg.refine_sigma``), or (None, None)."""
+    if cfg.refine_sigma > 0 and cfg.decoder == "broadcast":
+        return per_slot, images.float()
+    return None, None
 
 
 def frame_components(masks: np.ndarray, feats: np.ndarray, grid: int, cfg: DetectorConfig,
