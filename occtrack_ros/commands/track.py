@@ -94,7 +94,8 @@ def run(args) -> int:
                                          MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES,
                                          objects_return=tracker.config.max_outside_frames > 0, appearance=True,
                                          border_frames=tracker.config.offline_border_frames,
-                                         occluder_completion=tracker.config.offline_occluder_completion)
+                                         occluder_completion=tracker.config.offline_occluder_completion,
+                                         merge_ratio=tracker.config.offline_merge_ratio)
             rec.add(frame.index, out, dets.embeddings, dets.depths,
                     detection_occluder_sides(dets.boxes, dets.depths, frame.depth,
                                              tracker.config.occluder_depth_ratio))

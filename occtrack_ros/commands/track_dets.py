@@ -71,7 +71,8 @@ def run(args) -> int:
     rec = recorder_from_args(args, fps, size, MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES,
                              objects_return=tracker.config.max_outside_frames > 0,
                              border_frames=tracker.config.offline_border_frames,
-                             occluder_completion=tracker.config.offline_occluder_completion)
+                             occluder_completion=tracker.config.offline_occluder_completion,
+                             merge_ratio=tracker.config.offline_merge_ratio)
     blank = np.zeros((0, 0, 3), np.uint8)
     for f in range(length):
         frame = Frame(image=blank, stamp_ns=int(round(f * 1e9 / fps)), index=f, intrinsics=intr,

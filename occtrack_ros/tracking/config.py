@@ -89,6 +89,9 @@ class TrackerConfig:
     amodal_ratio: float = 0.8         # boxes smaller than this x the full size (away from the border) count as
     #                                   cut by an occluder; 0 = complete at the image border only
     amodal_max_cut_frames: int = 15   # a box smaller than the full size for longer is the object's new size
+    merge_size_ratio: float = 0.0     # > 1: a matched box more than this x the area of the track's full size,
+    #                                   with another track's predicted box at least half inside it, is two objects
+    #                                   boxed as one: it does not grow the full size (Tracker._merged_boxes); 0 = off
     full_size_depth_scaling: bool = True  # with depth: the full size scales with the depth ratio (size ~ 1 / depth)
     occluder_depth_ratio: float = 0.85  # a depth-map pixel nearer than this x a coasting track's depth hides it
     #                                   (its reported visible_fraction)
@@ -121,6 +124,12 @@ class TrackerConfig:
     #                                   83.0, MOTA 69.1 -> 74.0, recovery 80.1 -> 82.3 %; off for Sprites-MOT
     #                                   (HOTA 86.0 -> 85.5) and for boxes that are already whole
     #                                   (weights/tracker.md, sessions 15 and 16)
+    offline_merge_ratio: float = 0.0  # > 1, offline rows only (OfflineRecorder's merge_ratio): an observed box
+    #                                   more than this x the area of the track's own boxes around it, over
+    #                                   another track's box, is two objects boxed as one; it is re-written on
+    #                                   the track's path by the gap interpolation. On for Sprites-MOT (1.3:
+    #                                   tuning seeds 18-21 HOTA 87.2 -> 87.8, MOTA 92.1 -> 93.3, IDSW 28 -> 11;
+    #                                   weights/tracker.md, session 20); 0 = off
     # Motion model in the world frame (used when detections carry depth / 3D positions).
     accel_std: float = 1.0            # [m/s^2] process noise of the constant-velocity 3D filter
     std_depth_rel: float = 0.05       # measurement std of 3D positions, relative to depth
@@ -174,6 +183,11 @@ class TrackerConfig:
         if self.offline_border_frames < 0:
             raise ValueError(f"TrackerConfig.offline_border_frames must be >= 0 (0 = off), got "
                              f"{self.offline_border_frames}")
+        if not (self.merge_size_ratio == 0 or self.merge_size_ratio > 1):
+            raise ValueError(f"TrackerConfig.merge_size_ratio must be 0 (off) or > 1, got {self.merge_size_ratio}")
+        if not (self.offline_merge_ratio == 0 or self.offline_merge_ratio > 1):
+            raise ValueError(f"TrackerConfig.offline_merge_ratio must be 0 (off) or > 1, got "
+                             f"{self.offline_merge_ratio}")
         if self.fps <= 0:
             raise ValueError(f"TrackerConfig.fps must be > 0, got {self.fps}")
 
@@ -183,7 +197,10 @@ class TrackerConfig:
 TRACKER_PRESETS: dict[str, dict] = {
     # Sprites-MOT: sprites that leave never come back, so a track that left ends at once; a track is
     # reported from its second hit; boxes cut by the border are compared as the detector sees them;
-    # offline, the slivers at the border are completed and carried to it.
+    # offline, the slivers at the border are completed and carried to it. The sprites detector scores
+    # 6 % of its true boxes below 0.5, so tracks start from 0.3; two sprites boxed as one do not grow
+    # a track's size live and are re-written on the tracks' paths offline (session 20).
     "sprites-mot": {"max_outside_frames": 0, "n_init": 2, "clip_prediction_to_view": True, "border_overlap": True,
-                    "offline_border_frames": 10, "offline_occluder_completion": False},
+                    "offline_border_frames": 10, "offline_occluder_completion": False,
+                    "min_new_track_score": 0.3, "merge_size_ratio": 1.3, "offline_merge_ratio": 1.3},
 }

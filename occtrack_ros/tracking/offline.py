@@ -18,6 +18,11 @@ the live tracker cannot do become possible, as in ByteTrack's and OC-SORT's offl
 - **occluder completion** (``occluder_completion``, optional): a box smaller than the track's whole
   boxes around it (a nearer object hides part of it) is completed to the whole extent, placed on the
   track's path and containing the visible part (``_completed_behind_occluders``);
+- **merge repair** (``merge_ratio`` > 0, optional): where two objects overlap, the detector may box them as
+  one, and both tracks (or one of them) take that box. An observed box much larger than the track's
+  own boxes around it, over another track's box, is taken for such a merge and treated as a missed
+  observation, so the gap interpolation puts the box on the track's path between its clean
+  observations (``_merges_unobserved``);
 - **backfill**: a track's first observed frames, written as tentative by the live tracker and so not
   reported, are written once the track is confirmed; and the observations of a track that ended
   because an older track took its object over (``TrackerOutput.merged``) are written under the older id.
@@ -35,6 +40,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from occtrack_ros.tracking.box_ops import area, ioa_matrix
 from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, inside_area, row_written
 from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _fit, relink, split_frames, touches_border
 from occtrack_ros.types import TrackerOutput
@@ -70,12 +76,15 @@ class OfflineRecorder:
     def __init__(self, image_size: tuple[int, int] | None = None, max_gap_frames: int = 0,
                  backfill: bool = True, states: tuple = MOT_STATES, relink: RelinkConfig | None = None,
                  view_size: tuple[int, int] | None = None, border_frames: int = 0,
-                 occluder_completion: bool = False):
+                 occluder_completion: bool = False, merge_ratio: float = 0.0):
         if max_gap_frames < 0 or border_frames < 0:
             raise ValueError(f"OfflineRecorder: max_gap_frames and border_frames must be >= 0, got {max_gap_frames}, "
                              f"{border_frames}")
+        if not merge_ratio == 0 and not merge_ratio > 1:
+            raise ValueError(f"OfflineRecorder: merge_ratio must be 0 (off) or > 1, got {merge_ratio}")
         if relink is not None:
             relink.validate()
+        self.merge_ratio = float(merge_ratio)             # > 1: repair boxes of two objects taken as one
         self.image_size, self.max_gap, self.backfill, self.states = image_size, int(max_gap_frames), backfill, states
         self.relink, self.view_size = relink, view_size   # view_size: for relink's border rule (default image_size)
         self.border_frames = int(border_frames)           # > 0 (needs image_size): extend tracks to the border
@@ -128,6 +137,8 @@ class OfflineRecorder:
                 by_id[root][r.frame] = r
         if self.relink is not None:
             by_id, reported = _relinked(by_id, reported, self.relink, self.view_size or self.image_size)
+        if self.merge_ratio > 0:
+            by_id = _merges_unobserved(by_id, reported, self.merge_ratio, self.backfill)
         out: list[_Row] = []
         for tid in sorted(reported):
             frames = by_id[tid]
@@ -203,6 +214,45 @@ def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: Relink
         if any(tracklets[k].source in reported for k in chain):
             new_reported.add(tid)
     return out, new_reported
+
+
+MERGE_WINDOW = 30        # [frames] a track's own size is the median of its observed boxes this close
+MERGE_COVER = 0.5        # ... and the other track's box lies at least this much inside the merged one
+
+
+def _merges_unobserved(by_id: dict[int, dict[int, _Row]], tids: set[int], ratio: float,
+                       backfill: bool) -> dict[int, dict[int, _Row]]:
+    """Observations of two objects boxed as one, marked unobserved (the gap interpolation replaces them).
+
+    An observed row of track A at frame f is a merge when its box area exceeds ``ratio`` x the median
+    area of A's observed boxes within ``MERGE_WINDOW`` frames, and another written track B has a row
+    at f (observed or coasting) with at least ``MERGE_COVER`` of its box inside A's. The row keeps
+    its box (written as it is where no clean observation follows within the interpolation gap) and
+    whether it was wanted; only ``observed`` changes.
+    """
+    by_frame: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    for tid in tids:
+        for f, r in by_id[tid].items():
+            by_frame[f].append((tid, r.box))
+    out = dict(by_id)
+    for tid in tids:
+        frames = by_id[tid]
+        obs = np.array(sorted(f for f, r in frames.items() if r.observed), int)
+        if len(obs) < 3:
+            continue
+        areas = area(np.stack([frames[int(f)].box for f in obs]))
+        changed = {}
+        for k, f in enumerate(obs):
+            near = np.abs(obs - f) <= MERGE_WINDOW
+            if areas[k] <= ratio * float(np.median(areas[near])):
+                continue
+            others = [b for t, b in by_frame[int(f)] if t != tid]
+            if others and ioa_matrix(np.stack(others), frames[int(f)].box[None]).max() >= MERGE_COVER:
+                r = frames[int(f)]
+                changed[int(f)] = replace(r, observed=False, wanted=r.wanted or (backfill and r.observed))
+        if changed:
+            out[tid] = {**frames, **changed}
+    return out
 
 
 BORDER_MIN_INSIDE = 0.05   # a carried box stops when less of it than this is in view (Sprites-MOT tuning seeds)
@@ -477,17 +527,18 @@ def add_offline_arguments(p, relink_default: bool) -> None:
 
 def recorder_from_args(args, fps: float, image_size, states, objects_return: bool = True,
                        appearance: bool = False, border_frames: int = 0,
-                       occluder_completion: bool = False) -> OfflineRecorder:
+                       occluder_completion: bool = False, merge_ratio: float = 0.0) -> OfflineRecorder:
     """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them).
 
     ``objects_return``: objects that leave the view may come back (the tracker's ``max_outside_frames``
     > 0); if not, re-linking never joins a piece that left the view to one that came into it.
     ``appearance``: the detector gives embeddings (``add(..., embeddings)``): re-link with
     ``RELINK_WITH_APPEARANCE``. ``border_frames``, ``occluder_completion``: the tracker's
-    ``offline_border_frames`` and ``offline_occluder_completion``.
+    ``offline_border_frames`` and ``offline_occluder_completion``; ``merge_ratio``: its
+    ``offline_merge_ratio``.
     """
     return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states,
                            relink=RelinkConfig(border_links=objects_return,
                                                **(RELINK_WITH_APPEARANCE if appearance else {}))
                            if args.relink else None, border_frames=border_frames,
-                           occluder_completion=occluder_completion)
+                           occluder_completion=occluder_completion, merge_ratio=merge_ratio)

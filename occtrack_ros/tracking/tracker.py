@@ -669,15 +669,38 @@ class Tracker:
         known = ~np.isnan(full[:, 0])
         seen = z_raw[:, 2:4]
         whole = inside & (~known | (seen >= c.amodal_ratio * full).all(axis=1))
+        merged = self._merged_boxes(tracks, z_raw, full, known) if c.merge_size_ratio > 0 else np.zeros(K, bool)
+        whole &= ~merged
         blended = np.where(known[:, None] & whole[:, None], 0.7 * full + 0.3 * seen, seen)
         new_full = [None] * K
-        for k in np.flatnonzero(inside):
+        for k in np.flatnonzero(inside & ~merged):
             t = tracks[k]
             t.cut_frames = 0 if whole[k] else t.cut_frames + 1
             if whole[k] or t.cut_frames > c.amodal_max_cut_frames:
                 new_full[k] = blended[k]
         w, h = np.maximum(seen[whole], 1.0).T
         return new_full, np.stack([np.log(w / h), np.log(w), np.log(h)], axis=1)
+
+    def _merged_boxes(self, tracks: list[TrackRecord], z_raw: np.ndarray, full: np.ndarray,
+                      known: np.ndarray) -> np.ndarray:
+        """(K,) bool: the matched box is two objects boxed as one, not the object's own size.
+
+        Its area exceeds ``merge_size_ratio`` x the track's full size, and at least half of another
+        track's predicted box lies inside it. Such a box neither grows the full size (which would
+        inflate the reported boxes for ``amodal_max_cut_frames`` after the objects part) nor counts
+        as a cut one.
+        """
+        K = len(tracks)
+        area_full = np.prod(np.where(known[:, None], full, 1.0), axis=1)
+        big = known & (np.prod(z_raw[:, 2:4], axis=1) > self.config.merge_size_ratio * area_full)
+        out = np.zeros(K, bool)
+        if not big.any() or len(self.tracks) < 2:
+            return out
+        predicted = cxcywh_to_xyxy(np.array([t.x[:4] for t in self.tracks]))   # before this frame's update
+        cover = ioa_matrix(predicted, cxcywh_to_xyxy(z_raw))                   # (all tracks, K)
+        for k in np.flatnonzero(big):
+            out[k] = any(cover[r, k] >= 0.5 for r, t in enumerate(self.tracks) if t is not tracks[k])
+        return out
 
     def _update_shape_prior(self, obs: np.ndarray) -> None:
         """Running mean (rate ``shape_prior_rate``) of the whole boxes' (log w/h, log w, log h) rows ``obs``."""
