@@ -21,6 +21,11 @@ class GNNConfig:
                     "spatial_features")
 
 
+# Two objects boxed as one (``merge_size_ratio`` live, ``offline_merge_ratio`` offline): at least this
+# share of another track's box lies inside the big box.
+MERGE_COVER = 0.5
+
+
 @dataclass
 class TrackerConfig:
     """Every knob of the tracker; defaults were tuned on synthetic training seeds (0-999) only."""

@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from occtrack_ros.tracking.box_ops import area, ioa_matrix
+from occtrack_ros.tracking.config import MERGE_COVER
 from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, inside_area, row_written
 from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _fit, relink, split_frames, touches_border
 from occtrack_ros.types import TrackerOutput
@@ -217,7 +218,6 @@ def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: Relink
 
 
 MERGE_WINDOW = 30        # [frames] a track's own size is the median of its observed boxes this close
-MERGE_COVER = 0.5        # ... and the other track's box lies at least this much inside the merged one
 
 
 def _merges_unobserved(by_id: dict[int, dict[int, _Row]], tids: set[int], ratio: float,

@@ -22,7 +22,7 @@ from occtrack_ros.tracking.box_ops import (
     iou_matrix,
     xyxy_to_cxcywh,
 )
-from occtrack_ros.tracking.config import TrackerConfig
+from occtrack_ros.tracking.config import MERGE_COVER, TrackerConfig
 from occtrack_ros.tracking.ego_motion import backproject, project, rotation_homography, warp_points
 from occtrack_ros.tracking.features import (
     FrameNodes,
@@ -685,10 +685,10 @@ class Tracker:
                       known: np.ndarray) -> np.ndarray:
         """(K,) bool: the matched box is two objects boxed as one, not the object's own size.
 
-        Its area exceeds ``merge_size_ratio`` x the track's full size, and at least half of another
-        track's predicted box lies inside it. Such a box neither grows the full size (which would
-        inflate the reported boxes for ``amodal_max_cut_frames`` after the objects part) nor counts
-        as a cut one.
+        Its area exceeds ``merge_size_ratio`` x the track's full size, and at least ``MERGE_COVER`` of
+        another track's predicted box lies inside it (the rule ``offline._merges_unobserved`` applies).
+        Such a box neither grows the full size (which would inflate the reported boxes for
+        ``amodal_max_cut_frames`` after the objects part) nor counts as a cut one.
         """
         K = len(tracks)
         area_full = np.prod(np.where(known[:, None], full, 1.0), axis=1)
@@ -699,7 +699,7 @@ class Tracker:
         predicted = cxcywh_to_xyxy(np.array([t.x[:4] for t in self.tracks]))   # before this frame's update
         cover = ioa_matrix(predicted, cxcywh_to_xyxy(z_raw))                   # (all tracks, K)
         for k in np.flatnonzero(big):
-            out[k] = any(cover[r, k] >= 0.5 for r, t in enumerate(self.tracks) if t is not tracks[k])
+            out[k] = any(cover[r, k] >= MERGE_COVER for r, t in enumerate(self.tracks) if t is not tracks[k])
         return out
 
     def _update_shape_prior(self, obs: np.ndarray) -> None:
