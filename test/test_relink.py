@@ -136,6 +136,17 @@ def test_split_frames_cuts_where_an_observation_jumps_off_the_path():
         [0, 1, 2, 3, 4, 5, 6], [7, 8, 9]], "a one-frame piece stays with the run before it"
 
 
+def test_a_false_positive_that_begins_a_run_does_not_cut_the_rest_of_it_into_single_frames():
+    # After a gap the live tracker takes a false positive 15 px off, then the object moving 1.5 px a
+    # frame. The velocity of that first pair is false; the object's own run must stay whole.
+    frames = np.concatenate([np.arange(0, 10), np.arange(20, 45)])
+    boxes = path([(0, 120, 50), (44, 54, 50)], frames)
+    boxes[10] += np.array([-15, 8, -15, 8])
+    runs = split_frames(frames, split_gap=2, boxes=boxes, jump=0.5)
+    assert max(len(r) for r in runs) >= 23, [r.tolist() for r in runs]
+    assert len(runs) <= 4, [r.tolist() for r in runs]
+
+
 def test_where_objects_never_return_a_piece_that_left_is_not_joined_to_one_that_came_in():
     # A leaves through the right border of a 200 x 100 view; 20 frames later B comes in through the
     # right border moving left. Their paths meet out of view, which is a link where objects roam

@@ -97,8 +97,10 @@ def split_frames(frames: np.ndarray, split_gap: int, min_run: int = 1, boxes: np
 
     With ``boxes`` ((n, 4) xyxy) and ``jump`` > 0, also cut where an observation lies more than
     ``jump`` box sizes from where the two before it put it (the live tracker took another object or
-    a false positive). A run of fewer than ``min_run`` frames is not cut off: it stays with the run
-    before it (the first run, with the one after it), as the live tracker associated it.
+    a false positive); a point after such a jump that lies near the jumped one starts a new run with it
+    (the run before ended in a false positive or another object). A run of fewer than ``min_run``
+    frames is not cut off: it stays with the run before it (the first run, with the one after it), as
+    the live tracker associated it.
     """
     frames = np.asarray(frames)
     if len(frames) == 0:
@@ -120,7 +122,10 @@ def split_frames(frames: np.ndarray, split_gap: int, min_run: int = 1, boxes: np
                 thr = jump * size[b]
                 on_path = np.linalg.norm(c[k] - c[b] - v * (f[k] - f[b])) <= thr
                 if jumped and k - run_start == 1:           # the run so far is one point off the path
-                    with_it = np.linalg.norm(c[k] - c[k - 1] - v * (f[k] - f[k - 1])) <= thr
+                    # It goes on from the point off the path, at the anchor's velocity or, where that velocity
+                    # is the false one (a false positive began the run before), close to it.
+                    step = c[k] - c[k - 1]
+                    with_it = min(np.linalg.norm(step - v * (f[k] - f[k - 1])), np.linalg.norm(step)) <= thr
                     if on_path or not with_it:              # it was a lone outlier (or this is another)
                         cut[k], run_start, jumped = True, k, not on_path
                     else:                                   # the track went on from it: another object
