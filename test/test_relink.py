@@ -8,7 +8,7 @@ import pytest
 
 from occtrack_ros.tracking import TrackerConfig, make_tracker
 from occtrack_ros.tracking.offline import OfflineRecorder, relink_rows
-from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _min_on_triangle, relink, split_frames
+from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _min_on_triangle, link_cost, relink, split_frames
 from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
 
@@ -105,7 +105,7 @@ def test_recorder_with_relink_keeps_the_id_of_an_object_that_turned_while_hidden
 
 
 @pytest.mark.parametrize("field,value", [("split_gap", 1), ("sigma", 0.0), ("online_bonus", -1.0),
-                                         ("time_slack", -0.5)])
+                                         ("time_slack", -0.5), ("aspect_sigma", 0.0), ("scale_growth", -0.1)])
 def test_bad_config_is_refused(field, value):
     with pytest.raises(ValueError, match="RelinkConfig"):
         RelinkConfig(**{field: value}).validate()
@@ -145,6 +145,20 @@ def test_a_false_positive_that_begins_a_run_does_not_cut_the_rest_of_it_into_sin
     runs = split_frames(frames, split_gap=2, boxes=boxes, jump=0.5)
     assert max(len(r) for r in runs) >= 23, [r.tolist() for r in runs]
     assert len(runs) <= 4, [r.tolist() for r in runs]
+
+
+def test_size_change_is_scale_tolerated_more_after_long_gaps_and_aspect():
+    def cost(size_j, gap, **kw):
+        end = (np.zeros(2), np.zeros(2), np.array([20.0, 10.0]), 6)        # at rest: the size terms alone
+        return link_cost(end, (np.zeros(2), np.zeros(2), np.asarray(size_j, float), 6), gap, RelinkConfig(**kw))
+
+    nearer, other_shape = [30.0, 15.0], [20.0, 15.0]    # 1.5 x the scale; 1.5 x the height at the same width
+    assert cost(nearer, 60) < 0.5 * cost(nearer, 2), "it may have come nearer while hidden for long"
+    # the other shape changed one side by 1.5, the nearer object both, yet the other shape costs more
+    assert cost(other_shape, 60) > 1.2 * cost(nearer, 60), "depth does not change the aspect"
+    # scale_growth 0 and aspect_sigma = size_sigma: the plain 0.5 |log size change|^2 / size_sigma^2
+    d = np.log(np.array(other_shape) / [20.0, 10.0])
+    assert cost(other_shape, 30, scale_growth=0.0, aspect_sigma=0.25) == pytest.approx(0.5 * (d @ d) / 0.25 ** 2)
 
 
 def test_where_objects_never_return_a_piece_that_left_is_not_joined_to_one_that_came_in():

@@ -16,10 +16,12 @@ generally does not. The meeting distance
 
     d = min over t, u >= 0, t + u <= time_slack T of |p_i + v_i t - p_j + v_j u|
 
-is taken in units of the object's size times a spread that grows with the gap, and a log-size
-change term is added. A tracklet too short for a velocity moves as the other side does. With
-``appearance_sigma`` > 0, pieces that carry detector embeddings (their unit mean) also pay
-0.5 ((1 - cosine) / appearance_sigma)^2, and none below ``appearance_veto`` is linked. Links the
+is taken in units of the object's size times a spread that grows with the gap, and size change
+terms are added: of scale, tolerated more the longer the gap (the object may have come nearer or gone
+away while hidden or out of view), and of aspect (width / height), which depth changes little. A
+tracklet too short for a velocity moves as the other side does. With ``appearance_sigma`` > 0,
+pieces that carry detector embeddings (their unit mean) also pay 0.5 ((1 - cosine) /
+appearance_sigma)^2, and none below ``appearance_veto`` is linked. Links the
 live tracker made (the same id on both sides of the gap) get ``online_bonus`` off their cost. Where
 what leaves the view never comes back (Sprites-MOT; ``border_links=False``), a piece that ends
 (starts) at the image border is linked only as the live tracker linked it: otherwise objects that
@@ -46,7 +48,9 @@ class RelinkConfig:
     min_observations: int = 2     # tracklets with fewer observations are not linked (false positives)
     sigma: float = 0.5            # [box sizes] spread of the meeting distance for a gap of one frame ...
     sigma_growth: float = 0.03    # ... growing by this per frame of gap (velocity error)
-    size_sigma: float = 0.25      # log size change tolerated across a gap
+    size_sigma: float = 0.25      # log size change tolerated across a gap (its scale part, for a gap of 0 frames)
+    scale_growth: float = 0.01    # ... growing by this fraction per frame of gap (the object came nearer or went away)
+    aspect_sigma: float = 0.2     # log aspect (width / height) change tolerated across a gap
     gate: float = 3.0             # links beyond this many sigmas (combined) are never made
     online_bonus: float = 1.0     # cost taken off the links the live tracker made
     velocity_observations: int = 4  # a tracklet end with fewer observations has no velocity of its own
@@ -63,10 +67,11 @@ class RelinkConfig:
         if self.split_gap < 2 or self.max_gap < 1 or self.fit_frames < 2 or self.min_observations < 1:
             raise ValueError(f"RelinkConfig: split_gap >= 2, max_gap >= 1, fit_frames >= 2, min_observations >= 1; "
                              f"got {self.split_gap}, {self.max_gap}, {self.fit_frames}, {self.min_observations}")
-        if not (self.sigma > 0 and self.sigma_growth >= 0 and self.size_sigma > 0 and self.gate > 0
-                and self.online_bonus >= 0 and self.time_slack >= 0):
-            raise ValueError(f"RelinkConfig: sigma, size_sigma, gate > 0 and sigma_growth, online_bonus, "
-                             f"time_slack >= 0; got {self.sigma}, {self.size_sigma}, {self.gate}, {self.sigma_growth}, "
+        if not (self.sigma > 0 and self.sigma_growth >= 0 and self.size_sigma > 0 and self.aspect_sigma > 0
+                and self.scale_growth >= 0 and self.gate > 0 and self.online_bonus >= 0 and self.time_slack >= 0):
+            raise ValueError(f"RelinkConfig: sigma, size_sigma, aspect_sigma, gate > 0 and sigma_growth, "
+                             f"scale_growth, online_bonus, time_slack >= 0; got {self.sigma}, {self.size_sigma}, "
+                             f"{self.aspect_sigma}, {self.gate}, {self.sigma_growth}, {self.scale_growth}, "
                              f"{self.online_bonus}, {self.time_slack}")
 
 
@@ -206,7 +211,12 @@ def link_cost(end: tuple, start: tuple, gap: int, cfg: RelinkConfig) -> float:
     scale = float(np.sqrt(np.prod(0.5 * (size_i + size_j))))
     sigma = scale * (cfg.sigma + cfg.sigma_growth * gap)
     dsize = np.log(size_j / size_i)
-    return 0.5 * (dist / sigma) ** 2 + 0.5 * float(dsize @ dsize) / cfg.size_sigma ** 2
+    # Size in two parts: scale (mean log size) and aspect (log width / height). |dsize|^2 = 2 dscale^2 +
+    # daspect^2 / 2, so with scale_growth 0 and aspect_sigma = size_sigma this is 0.5 |dsize|^2 / size_sigma^2.
+    dscale, daspect = float(dsize.mean()), float(dsize[0] - dsize[1])
+    scale_sigma = cfg.size_sigma * (1.0 + cfg.scale_growth * gap)
+    return (0.5 * (dist / sigma) ** 2 + dscale ** 2 / scale_sigma ** 2
+            + 0.25 * daspect ** 2 / cfg.aspect_sigma ** 2)
 
 
 def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[list[int]]:
