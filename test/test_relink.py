@@ -8,7 +8,7 @@ import pytest
 
 from occtrack_ros.tracking import TrackerConfig, make_tracker
 from occtrack_ros.tracking.offline import OfflineRecorder, relink_rows
-from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _min_on_triangle, link_cost, relink, split_frames
+from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _fit, _min_on_triangle, link_cost, relink, split_frames
 from occtrack_ros.types import CameraIntrinsics, Detections, Frame
 
 
@@ -206,3 +206,19 @@ def test_recorder_keeps_the_detections_embeddings_for_relinking():
     observed = [r for r in rec._rows if r.observed]
     assert observed and all(np.allclose(r.embedding, [3.0, 4.0]) for r in observed)
     assert len(np.unique(rec.rows()[:, 1])) == 1
+
+
+def test_the_live_link_across_a_jump_gets_no_bonus():
+    # The live track 1 follows A (moving right) and jumps, at frame 10, onto B: the nearly still object
+    # that track 2 followed until frame 3. Without its bonus the live link loses to 2 -> B.
+    a = Tracklet(np.arange(0, 10), path([(0, 100, 100), (9, 145, 100)], np.arange(0, 10)), source=1, piece=0)
+    b = Tracklet(np.arange(10, 20), path([(10, 147, 108), (19, 143, 108)], np.arange(10, 20)), source=1, piece=1)
+    c = Tracklet(np.arange(0, 4), path([(0, 150, 108), (3, 149, 108)], np.arange(0, 4)), source=2, piece=0)
+    cfg = RelinkConfig()
+    fit = [(t.frames, t.boxes) for t in (a, b, c)]
+    ends = [_fit(f, bx, f[-1], cfg.fit_frames) for f, bx in fit]
+    starts = [_fit(f, bx, f[0], cfg.fit_frames) for f, bx in fit]
+    a_b, c_b = link_cost(ends[0], starts[1], 1, cfg), link_cost(ends[2], starts[1], 7, cfg)
+    assert a_b - cfg.online_bonus < c_b < a_b, "the scene must be one the bonus would decide"
+    chains = relink([a, b, c], cfg)
+    assert [2, 1] in chains and [0] in chains, chains

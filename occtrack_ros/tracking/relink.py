@@ -21,9 +21,9 @@ terms are added: of scale, tolerated more the longer the gap (the object may hav
 away while hidden or out of view), and of aspect (width / height), which depth changes little. A
 tracklet too short for a velocity moves as the other side does. With ``appearance_sigma`` > 0,
 pieces that carry detector embeddings (their unit mean) also pay 0.5 ((1 - cosine) /
-appearance_sigma)^2, and none below ``appearance_veto`` is linked. Links the
-live tracker made (the same id on both sides of the gap) get ``online_bonus`` off their cost. Where
-what leaves the view never comes back (Sprites-MOT; ``border_links=False``), a piece that ends
+appearance_sigma)^2, and none below ``appearance_veto`` is linked. Links the live tracker made (the
+same id on both sides of the gap) get ``online_bonus`` off their cost, except across a cut at a jump.
+Where what leaves the view never comes back (Sprites-MOT; ``border_links=False``), a piece that ends
 (starts) at the image border is linked only as the live tracker linked it: otherwise objects that
 leave and others that come in would be joined.
 
@@ -251,7 +251,10 @@ def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[l
                 if sim < cfg.appearance_veto and not online:
                     continue
                 c += 0.5 * ((1.0 - sim) / cfg.appearance_sigma) ** 2
-            c -= gate + (cfg.online_bonus if online else 0.0)
+            # The live tracker's links count extra, except across a cut at a jump (not at a gap): there its
+            # association is the one in doubt.
+            jump_cut = gap - 1 < cfg.split_gap
+            c -= gate + (cfg.online_bonus if online and not jump_cut else 0.0)
             if c < 0:
                 cost[i, j] = c
     rows, cols = linear_sum_assignment(cost)
