@@ -214,7 +214,7 @@ def test_the_live_link_across_a_jump_gets_no_bonus():
     a = Tracklet(np.arange(0, 10), path([(0, 100, 100), (9, 145, 100)], np.arange(0, 10)), source=1, piece=0)
     b = Tracklet(np.arange(10, 20), path([(10, 147, 108), (19, 143, 108)], np.arange(10, 20)), source=1, piece=1)
     c = Tracklet(np.arange(0, 4), path([(0, 150, 108), (3, 149, 108)], np.arange(0, 4)), source=2, piece=0)
-    cfg = RelinkConfig()
+    cfg = RelinkConfig(online_bonus=1.0)
     fit = [(t.frames, t.boxes) for t in (a, b, c)]
     ends = [_fit(f, bx, f[-1], cfg.fit_frames) for f, bx in fit]
     starts = [_fit(f, bx, f[0], cfg.fit_frames) for f, bx in fit]

@@ -52,7 +52,7 @@ class RelinkConfig:
     scale_growth: float = 0.01    # ... growing by this fraction per frame of gap (the object came nearer or went away)
     aspect_sigma: float = 0.2     # log aspect (width / height) change tolerated across a gap
     gate: float = 3.0             # links beyond this many sigmas (combined) are never made
-    online_bonus: float = 1.0     # cost taken off the links the live tracker made
+    online_bonus: float = 0.5     # cost taken off the links the live tracker made
     velocity_observations: int = 4  # a tracklet end with fewer observations has no velocity of its own
     jump: float = 0.5             # > 0: also cut where an observation jumps this many box sizes off the path
     absorb_short: bool = False    # pieces with fewer than min_observations stay with their neighbour
