@@ -105,7 +105,8 @@ def test_recorder_with_relink_keeps_the_id_of_an_object_that_turned_while_hidden
 
 
 @pytest.mark.parametrize("field,value", [("split_gap", 1), ("sigma", 0.0), ("online_bonus", -1.0),
-                                         ("time_slack", -0.5), ("aspect_sigma", 0.0), ("scale_growth", -0.1)])
+                                         ("time_slack", -0.5), ("aspect_sigma", 0.0), ("scale_growth", -0.1),
+                                         ("across_growth", 1.5)])
 def test_bad_config_is_refused(field, value):
     with pytest.raises(ValueError, match="RelinkConfig"):
         RelinkConfig(**{field: value}).validate()
@@ -222,3 +223,17 @@ def test_the_live_link_across_a_jump_gets_no_bonus():
     assert a_b - cfg.online_bonus < c_b < a_b, "the scene must be one the bonus would decide"
     chains = relink([a, b, c], cfg)
     assert [2, 1] in chains and [0] in chains, chains
+
+
+def test_the_spread_grows_more_slowly_across_the_axis_of_motion():
+    def cost(offset, v=(2.0, 0.0), **kw):
+        size = np.array([12.0, 12.0])
+        end = (np.zeros(2), np.asarray(v, float), size, 6)
+        start = (np.asarray(offset, float), np.asarray(v, float), size, 6)
+        return link_cost(end, start, 40, RelinkConfig(time_slack=0.0, **kw))   # meets at t + u = gap exactly
+
+    along, across = [80.0 + 20.0, 0.0], [80.0, 20.0]    # 20 px ahead of / beside where 40 frames at 2 px put it
+    assert cost(along, across_growth=0.1) == pytest.approx(cost(along, across_growth=1.0))
+    assert cost(across, across_growth=0.1) > 3 * cost(across, across_growth=1.0)
+    assert cost(across, v=(0.0, 0.0), across_growth=0.1) == pytest.approx(
+        cost(across, v=(0.0, 0.0), across_growth=1.0)), "no motion, no axis"

@@ -47,7 +47,9 @@ class RelinkConfig:
     fit_frames: int = 6           # observations at each end used to fit position and velocity
     min_observations: int = 2     # tracklets with fewer observations are not linked (false positives)
     sigma: float = 0.5            # [box sizes] spread of the meeting distance for a gap of one frame ...
-    sigma_growth: float = 0.03    # ... growing by this per frame of gap (velocity error)
+    sigma_growth: float = 0.03    # ... growing by this per frame of gap (velocity error) along the axis of motion
+    across_growth: float = 0.1    # ... and across it, by this fraction of that (objects change speed and stop
+    #                               more often than they turn: a long link off to the side is less likely)
     size_sigma: float = 0.25      # log size change tolerated across a gap (its scale part, for a gap of 0 frames)
     scale_growth: float = 0.01    # ... growing by this fraction per frame of gap (the object came nearer or went away)
     aspect_sigma: float = 0.2     # log aspect (width / height) change tolerated across a gap
@@ -68,11 +70,12 @@ class RelinkConfig:
             raise ValueError(f"RelinkConfig: split_gap >= 2, max_gap >= 1, fit_frames >= 2, min_observations >= 1; "
                              f"got {self.split_gap}, {self.max_gap}, {self.fit_frames}, {self.min_observations}")
         if not (self.sigma > 0 and self.sigma_growth >= 0 and self.size_sigma > 0 and self.aspect_sigma > 0
-                and self.scale_growth >= 0 and self.gate > 0 and self.online_bonus >= 0 and self.time_slack >= 0):
-            raise ValueError(f"RelinkConfig: sigma, size_sigma, aspect_sigma, gate > 0 and sigma_growth, "
-                             f"scale_growth, online_bonus, time_slack >= 0; got {self.sigma}, {self.size_sigma}, "
-                             f"{self.aspect_sigma}, {self.gate}, {self.sigma_growth}, {self.scale_growth}, "
-                             f"{self.online_bonus}, {self.time_slack}")
+                and self.scale_growth >= 0 and 0 <= self.across_growth <= 1 and self.gate > 0
+                and self.online_bonus >= 0 and self.time_slack >= 0):
+            raise ValueError(f"RelinkConfig: sigma, size_sigma, aspect_sigma, gate > 0, across_growth in [0, 1] and "
+                             f"sigma_growth, scale_growth, online_bonus, time_slack >= 0; got {self.sigma}, "
+                             f"{self.size_sigma}, {self.aspect_sigma}, {self.gate}, {self.across_growth}, "
+                             f"{self.sigma_growth}, {self.scale_growth}, {self.online_bonus}, {self.time_slack}")
 
 
 @dataclass
@@ -190,6 +193,20 @@ def _min_on_triangle(a: np.ndarray, b: np.ndarray, c: np.ndarray, limit: float) 
     return best
 
 
+def _anisotropy(v_i: np.ndarray, v_j: np.ndarray, along: float, across: float) -> np.ndarray:
+    """(2, 2) map that scales offsets across the axis of motion by ``along / across`` (identity if no motion).
+
+    The axis is the principal direction of v_i and v_j, unsigned, so an object that came back the way
+    it left (a turn-around) keeps it.
+    """
+    M = np.outer(v_i, v_i) + np.outer(v_j, v_j)
+    if along == across or np.trace(M) < 1e-9:
+        return np.eye(2)
+    _, V = np.linalg.eigh(M)
+    ax, cross = V[:, 1], V[:, 0]
+    return np.outer(ax, ax) + (along / across) * np.outer(cross, cross)
+
+
 def link_cost(end: tuple, start: tuple, gap: int, cfg: RelinkConfig) -> float:
     """Cost (0.5 x squared sigmas) of a link; ``end``/``start`` are ``_fit`` outputs, ``gap`` = s - e frames."""
     p_i, v_i, size_i, n_i = end
@@ -199,17 +216,21 @@ def link_cost(end: tuple, start: tuple, gap: int, cfg: RelinkConfig) -> float:
         v_i = v_j if n_j >= cfg.velocity_observations else np.zeros(2)
     if n_j < cfg.velocity_observations:
         v_j = v_i
+    scale = float(np.sqrt(np.prod(0.5 * (size_i + size_j))))
+    sigma = scale * (cfg.sigma + cfg.sigma_growth * gap)
+    # Distances are measured in units of sigma along the axis of motion and of a spread that grows more
+    # slowly across it (across_growth < 1): W maps both onto sigma, so the meeting distance below is
+    # |W (offset)| in units of sigma. A linear map keeps the set of meeting times, so the minimum is exact.
+    W = _anisotropy(v_i, v_j, sigma, scale * (cfg.sigma + cfg.across_growth * cfg.sigma_growth * gap))
     if cfg.time_slack > 0:
         # The paths meet in space within the time budget: it may also have stopped for a while.
-        dist = _min_on_triangle(p_i - p_j, v_i, v_j, cfg.time_slack * gap)
+        dist = _min_on_triangle(W @ (p_i - p_j), W @ v_i, W @ v_j, cfg.time_slack * gap)
     else:
-        a = p_i - p_j + v_j * gap
-        b = v_i - v_j
+        a = W @ (p_i - p_j + v_j * gap)
+        b = W @ (v_i - v_j)
         bb = float(b @ b)
         t = 0.0 if bb == 0 else float(np.clip(-(a @ b) / bb, 0.0, gap))
         dist = float(np.linalg.norm(a + t * b))
-    scale = float(np.sqrt(np.prod(0.5 * (size_i + size_j))))
-    sigma = scale * (cfg.sigma + cfg.sigma_growth * gap)
     dsize = np.log(size_j / size_i)
     # Size in two parts: scale (mean log size) and aspect (log width / height). |dsize|^2 = 2 dscale^2 +
     # daspect^2 / 2, so with scale_growth 0 and aspect_sigma = size_sigma this is 0.5 |dsize|^2 / size_sigma^2.
