@@ -106,7 +106,7 @@ def test_recorder_with_relink_keeps_the_id_of_an_object_that_turned_while_hidden
 
 @pytest.mark.parametrize("field,value", [("split_gap", 1), ("sigma", 0.0), ("online_bonus", -1.0),
                                          ("time_slack", -0.5), ("aspect_sigma", 0.0), ("scale_growth", -0.1),
-                                         ("across_growth", 1.5)])
+                                         ("across_growth", 1.5), ("contest_gate", -1.0)])
 def test_bad_config_is_refused(field, value):
     with pytest.raises(ValueError, match="RelinkConfig"):
         RelinkConfig(**{field: value}).validate()
@@ -237,3 +237,24 @@ def test_the_spread_grows_more_slowly_across_the_axis_of_motion():
     assert cost(across, across_growth=0.1) > 3 * cost(across, across_growth=1.0)
     assert cost(across, v=(0.0, 0.0), across_growth=0.1) == pytest.approx(
         cost(across, v=(0.0, 0.0), across_growth=1.0)), "no motion, no axis"
+
+
+def test_two_live_links_that_cross_at_a_shared_occlusion_lose_their_bonus():
+    # A (5 px a frame) and B (3 px a frame, 8 px lower) are hidden together for 10 frames; the live
+    # tracker gave each the other's id when they came back (sources 1 and 2 cross). The motion after
+    # the gap fits the swap back better, but by less than the two bonuses: only the contest rule undoes it.
+    frames_before, frames_after = np.arange(0, 10), np.arange(20, 30)
+    a0 = path([(0, 100, 100), (9, 145, 100)], frames_before)
+    a1 = path([(20, 200, 100), (29, 245, 100)], frames_after)
+    b0 = path([(0, 120, 108), (9, 147, 108)], frames_before)
+    b1 = path([(20, 180, 108), (29, 207, 108)], frames_after)
+    pieces = [Tracklet(frames_before, a0, source=1, piece=0), Tracklet(frames_after, b1, source=1, piece=1),
+              Tracklet(frames_before, b0, source=2, piece=0), Tracklet(frames_after, a1, source=2, piece=1)]
+    cfg = RelinkConfig()
+    ends = [_fit(t.frames, t.boxes, t.end, cfg.fit_frames) for t in pieces]
+    starts = [_fit(t.frames, t.boxes, t.start, cfg.fit_frames) for t in pieces]
+    live = link_cost(ends[0], starts[1], 11, cfg) + link_cost(ends[2], starts[3], 11, cfg)
+    right = link_cost(ends[0], starts[3], 11, cfg) + link_cost(ends[2], starts[1], 11, cfg)
+    assert right < live < right + 2 * cfg.online_bonus, "the scene must be one the bonuses would decide"
+    assert sorted(relink(pieces, cfg)) == [[0, 3], [2, 1]]
+    assert sorted(relink(pieces, RelinkConfig(contest_gate=0.0))) == [[0, 1], [2, 3]], "without the rule the swap stays"

@@ -496,7 +496,7 @@ DEFAULT_RELINK_DETECTOR = True
 # size into scale, tolerated more the longer the gap, and aspect, and its slower spread across the axis of motion lift
 # boxes only, but not behind the detector (tuning 30-45, HOTA / IDF1: 71.5 / 85.0 -> 71.1 / 84.2 and 71.4 / 84.8).
 RELINK_WITH_APPEARANCE = {"appearance_sigma": 0.1, "jump": 0.0, "online_bonus": 5.0, "gate": 4.0, "max_gap": 150,
-                          "scale_growth": 0.0, "aspect_sigma": 0.25, "across_growth": 1.0}
+                          "scale_growth": 0.0, "aspect_sigma": 0.25, "across_growth": 1.0, "contest_gate": 0.0}
 
 
 def nonnegative_seconds(text: str) -> float:

@@ -22,7 +22,9 @@ away while hidden or out of view), and of aspect (width / height), which depth c
 tracklet too short for a velocity moves as the other side does. With ``appearance_sigma`` > 0,
 pieces that carry detector embeddings (their unit mean) also pay 0.5 ((1 - cosine) /
 appearance_sigma)^2, and none below ``appearance_veto`` is linked. Links the live tracker made (the
-same id on both sides of the gap) get ``online_bonus`` off their cost, except across a cut at a jump.
+same id on both sides of the gap) get ``online_bonus`` off their cost, except across a cut at a jump
+and where two of them cross: the live tracker gave two objects hidden together the ids the other
+fits as well (``contest_gate``), and the motion after the gap decides alone.
 Where what leaves the view never comes back (Sprites-MOT; ``border_links=False``), a piece that ends
 (starts) at the image border is linked only as the live tracker linked it: otherwise objects that
 leave and others that come in would be joined.
@@ -54,7 +56,9 @@ class RelinkConfig:
     scale_growth: float = 0.01    # ... growing by this fraction per frame of gap (the object came nearer or went away)
     aspect_sigma: float = 0.2     # log aspect (width / height) change tolerated across a gap
     gate: float = 3.0             # links beyond this many sigmas (combined) are never made
-    online_bonus: float = 0.5     # cost taken off the links the live tracker made
+    online_bonus: float = 0.5     # cost taken off the links the live tracker made ...
+    contest_gate: float = 2.0     # ... except two live links that cross: i -> j and k -> l where i -> l and k -> j
+    #                               are both within this many sigmas (0: off)
     velocity_observations: int = 4  # a tracklet end with fewer observations has no velocity of its own
     jump: float = 0.5             # > 0: also cut where an observation jumps this many box sizes off the path
     absorb_short: bool = False    # pieces with fewer than min_observations stay with their neighbour
@@ -71,11 +75,12 @@ class RelinkConfig:
                              f"got {self.split_gap}, {self.max_gap}, {self.fit_frames}, {self.min_observations}")
         if not (self.sigma > 0 and self.sigma_growth >= 0 and self.size_sigma > 0 and self.aspect_sigma > 0
                 and self.scale_growth >= 0 and 0 <= self.across_growth <= 1 and self.gate > 0
-                and self.online_bonus >= 0 and self.time_slack >= 0):
+                and self.online_bonus >= 0 and self.time_slack >= 0 and self.contest_gate >= 0):
             raise ValueError(f"RelinkConfig: sigma, size_sigma, aspect_sigma, gate > 0, across_growth in [0, 1] and "
-                             f"sigma_growth, scale_growth, online_bonus, time_slack >= 0; got {self.sigma}, "
-                             f"{self.size_sigma}, {self.aspect_sigma}, {self.gate}, {self.across_growth}, "
-                             f"{self.sigma_growth}, {self.scale_growth}, {self.online_bonus}, {self.time_slack}")
+                             f"sigma_growth, scale_growth, online_bonus, time_slack, contest_gate >= 0; got "
+                             f"{self.sigma}, {self.size_sigma}, {self.aspect_sigma}, {self.gate}, "
+                             f"{self.across_growth}, {self.sigma_growth}, {self.scale_growth}, {self.online_bonus}, "
+                             f"{self.time_slack}, {self.contest_gate}")
 
 
 @dataclass
@@ -256,6 +261,8 @@ def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[l
     cost[np.arange(n), n + np.arange(n)] = 0.0
     cost[n + np.arange(n), np.arange(n)] = 0.0
     gate = 0.5 * cfg.gate ** 2
+    raw: dict[tuple[int, int], float] = {}
+    bonus: dict[tuple[int, int], float] = {}
     for i, ti in enumerate(tracklets):
         if not ok[i]:
             continue
@@ -272,12 +279,26 @@ def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[l
                 if sim < cfg.appearance_veto and not online:
                     continue
                 c += 0.5 * ((1.0 - sim) / cfg.appearance_sigma) ** 2
+            raw[i, j] = c
             # The live tracker's links count extra, except across a cut at a jump (not at a gap): there its
             # association is the one in doubt.
             jump_cut = gap - 1 < cfg.split_gap
-            c -= gate + (cfg.online_bonus if online and not jump_cut else 0.0)
-            if c < 0:
-                cost[i, j] = c
+            if online and not jump_cut:
+                bonus[i, j] = cfg.online_bonus
+    if cfg.contest_gate > 0:
+        # Two live links that cross over a shared occlusion (i -> j and k -> l, where i -> l and k -> j
+        # fit too): the live tracker chose between two hidden tracks at a reappearance, a choice the
+        # motion after the gap can judge better, so neither gets the bonus.
+        contest = 0.5 * cfg.contest_gate ** 2
+        live = list(bonus)
+        for i, j in live:
+            if any(k != i and raw.get((i, m), np.inf) < contest and raw.get((k, j), np.inf) < contest
+                   for k, m in live):
+                bonus[i, j] = 0.0
+    for (i, j), c in raw.items():
+        c = c - gate - bonus.get((i, j), 0.0)
+        if c < 0:
+            cost[i, j] = c
     rows, cols = linear_sum_assignment(cost)
     nxt = {int(i): int(j) for i, j in zip(rows, cols) if i < n and j < n}
     has_prev = set(nxt.values())
