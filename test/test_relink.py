@@ -258,3 +258,18 @@ def test_two_live_links_that_cross_at_a_shared_occlusion_lose_their_bonus():
     assert right < live < right + 2 * cfg.online_bonus, "the scene must be one the bonuses would decide"
     assert sorted(relink(pieces, cfg)) == [[0, 3], [2, 1]]
     assert sorted(relink(pieces, RelinkConfig(contest_gate=0.0))) == [[0, 1], [2, 3]], "without the rule the swap stays"
+
+
+def test_a_piece_too_short_to_link_keeps_the_live_trackers_association():
+    # The live track 1 saw the object before a gap, once as it came out (frame 20) and again from frame
+    # 30. The one-observation piece is never assigned; it stays in the chain between its live neighbours
+    # rather than becoming an id of its own.
+    def piece(frames, k):
+        return Tracklet(frames, path([(0, 100, 100), (40, 180, 100)], frames), source=1, piece=k)
+
+    pieces = [piece(np.arange(0, 10), 0), piece(np.array([20]), 1), piece(np.arange(30, 40), 2)]
+    assert sorted(relink(pieces, RelinkConfig())) == [[0, 1, 2]]
+    # Where another piece of the chain covers its frames, it stays alone.
+    other = Tracklet(np.arange(18, 25), path([(0, 100, 100), (40, 180, 100)], np.arange(18, 25)), source=2, piece=0)
+    chains = relink([pieces[0], pieces[1], other], RelinkConfig())
+    assert [1] in chains and all(1 not in c for c in chains if len(c) > 1), chains

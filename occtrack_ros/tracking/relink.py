@@ -310,4 +310,32 @@ def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[l
         while chain[-1] in nxt:
             chain.append(nxt[chain[-1]])
         chains.append(chain)
-    return chains
+    return _with_short_pieces(chains, tracklets, ok)
+
+
+def _with_short_pieces(chains: list[list[int]], tracklets: list[Tracklet], ok: list[bool]) -> list[list[int]]:
+    """Pieces too short to be linked (``ok`` False) keep the live tracker's association.
+
+    Such a piece (typically one observation as an object comes out) is never assigned, so alone it
+    would become a new id. It joins the chain of its live predecessor (the same source's previous
+    piece), else of its live successor, where that chain has no piece over its frames.
+    """
+    chain_of = {k: c for c, chain in enumerate(chains) for k in chain}
+    piece_of = {(t.source, t.piece): k for k, t in enumerate(tracklets)}
+    for k, t in enumerate(tracklets):
+        if ok[k] or len(chains[chain_of[k]]) > 1:
+            continue
+        for neighbour, after in ((piece_of.get((t.source, t.piece - 1)), True),
+                                 (piece_of.get((t.source, t.piece + 1)), False)):
+            if neighbour is None:
+                continue
+            chain = chains[chain_of[neighbour]]
+            at = chain.index(neighbour) + (1 if after else 0)
+            before_ok = at == 0 or tracklets[chain[at - 1]].end < t.start
+            after_ok = at == len(chain) or tracklets[chain[at]].start > t.end
+            if before_ok and after_ok:
+                chain.insert(at, k)
+                chains[chain_of[k]] = []
+                chain_of[k] = chain_of[neighbour]
+                break
+    return [chain for chain in chains if chain]
