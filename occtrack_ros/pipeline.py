@@ -55,7 +55,8 @@ class PipelineConfig:
 # below the user's overrides). Its boxes come from masks: where they jump, the filter's smoothed box
 # lags, so the detection box is reported (weights/tracker.md, session 9). Its boxes are modal: offline,
 # those cut by a nearer object are completed (session 15).
-SLOT_DETECTOR_TRACKER_OVERRIDES = {"report_measured_box": True, "offline_occluder_completion": True}
+SLOT_DETECTOR_TRACKER_OVERRIDES = {"report_measured_box": True, "offline_occluder_completion": True,
+                                   "offline_lead_frames": 2}
 
 
 @dataclass

@@ -363,3 +363,28 @@ def test_merge_ratio_must_exceed_one():
         TrackerConfig(offline_merge_ratio=1.0).validate()
     with pytest.raises(ValueError, match="merge_size_ratio"):
         TrackerConfig(merge_size_ratio=0.5).validate()
+
+
+def test_lead_rows_carry_a_track_back_from_where_it_came_back_after_a_long_gap():
+    # Missed for 10 frames with interpolation up to 5: the gap stays open. With lead_frames=3 the three
+    # frames before the track came back (27-29) are written, on its path after the gap; not before them.
+    hidden = range(20, 30)
+    plain, _ = walk_with_gap(hidden, max_gap_frames=5, backfill=False)
+    lead, _ = walk_with_gap(hidden, max_gap_frames=5, backfill=False, lead_frames=3)
+    plain_rows, lead_rows = by_frame(plain.rows()), by_frame(lead.rows())
+    assert not set(range(22, 30)) & set(plain_rows), "the gap is open without lead rows"
+    assert set(range(22, 30)) & set(lead_rows) == {27, 28, 29}
+    assert len(np.unique(lead.rows()[:, 1])) == 1
+    for f in (27, 28, 29):
+        x, y, w, h = lead_rows[f][2:6]
+        np.testing.assert_allclose([x, y, x + w, y + h], box(f), atol=1.0)
+    # A gap short enough to interpolate gets no lead rows: the interpolation writes it.
+    short, _ = walk_with_gap(hidden, max_gap_frames=10, backfill=False, lead_frames=3)
+    np.testing.assert_allclose(short.rows(), walk_with_gap(hidden, max_gap_frames=10, backfill=False)[0].rows())
+
+
+def test_negative_lead_frames_are_refused():
+    with pytest.raises(ValueError, match="lead_frames"):
+        OfflineRecorder((10, 10), lead_frames=-1)
+    with pytest.raises(ValueError, match="offline_lead_frames"):
+        TrackerConfig(offline_lead_frames=-1).validate()

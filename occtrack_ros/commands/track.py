@@ -95,7 +95,8 @@ def run(args) -> int:
                                          objects_return=tracker.config.max_outside_frames > 0, appearance=True,
                                          border_frames=tracker.config.offline_border_frames,
                                          occluder_completion=tracker.config.offline_occluder_completion,
-                                         merge_ratio=tracker.config.offline_merge_ratio)
+                                         merge_ratio=tracker.config.offline_merge_ratio,
+                                         lead_frames=tracker.config.offline_lead_frames)
             rec.add(frame.index, out, dets.embeddings, dets.depths,
                     detection_occluder_sides(dets.boxes, dets.depths, frame.depth,
                                              tracker.config.occluder_depth_ratio))

@@ -72,7 +72,8 @@ def run(args) -> int:
                              objects_return=tracker.config.max_outside_frames > 0,
                              border_frames=tracker.config.offline_border_frames,
                              occluder_completion=tracker.config.offline_occluder_completion,
-                             merge_ratio=tracker.config.offline_merge_ratio)
+                             merge_ratio=tracker.config.offline_merge_ratio,
+                             lead_frames=tracker.config.offline_lead_frames)
     blank = np.zeros((0, 0, 3), np.uint8)
     for f in range(length):
         frame = Frame(image=blank, stamp_ns=int(round(f * 1e9 / fps)), index=f, intrinsics=intr,

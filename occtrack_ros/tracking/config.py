@@ -129,6 +129,14 @@ class TrackerConfig:
     #                                   83.0, MOTA 69.1 -> 74.0, recovery 80.1 -> 82.3 %; off for Sprites-MOT
     #                                   (HOTA 86.0 -> 85.5) and for boxes that are already whole
     #                                   (weights/tracker.md, sessions 15 and 16)
+    offline_lead_frames: int = 0      # > 0, offline rows only (OfflineRecorder's lead_frames): where a track comes
+    #                                   back after a gap too long to interpolate, it is written this many frames
+    #                                   before its first observation, carried back at its velocity after the
+    #                                   gap (the object coming out from behind an occluder, too little of it in
+    #                                   view for the detector). On behind the slot detector (pipeline.SLOT_
+    #                                   DETECTOR_TRACKER_OVERRIDES, 2): tuning seeds 30-149 HOTA 71.2 -> 71.8,
+    #                                   IDF1 85.0 -> 85.5, recovery 83.5 -> 84.2 %; off for boxes only (corrupted
+    #                                   gt tuning HOTA -0.3 at 2, -2.1 at 3) (weights/tracker.md, session 22)
     offline_merge_ratio: float = 0.0  # > 1, offline rows only (OfflineRecorder's merge_ratio): an observed box
     #                                   more than this x the area of the track's own boxes around it, over
     #                                   another track's box, is two objects boxed as one; it is re-written on
@@ -185,6 +193,9 @@ class TrackerConfig:
         if self.hidden_spread_power < 0:
             raise ValueError(f"TrackerConfig.hidden_spread_power must be >= 0 (0 = off), got "
                              f"{self.hidden_spread_power}")
+        if self.offline_lead_frames < 0:
+            raise ValueError(f"TrackerConfig.offline_lead_frames must be >= 0 (0 = off), got "
+                             f"{self.offline_lead_frames}")
         if self.offline_border_frames < 0:
             raise ValueError(f"TrackerConfig.offline_border_frames must be >= 0 (0 = off), got "
                              f"{self.offline_border_frames}")

@@ -23,6 +23,10 @@ the live tracker cannot do become possible, as in ByteTrack's and OC-SORT's offl
   own boxes around it, over another track's box, is taken for such a merge and treated as a missed
   observation, so the gap interpolation puts the box on the track's path between its clean
   observations (``_merges_unobserved``);
+- **lead rows** (``lead_frames`` > 0, optional): where a track comes back after a gap too long to
+  interpolate, its first observation is carried back at the velocity it has after the gap for at most
+  that many frames (the object coming out from behind an occluder, too little of it in view to be
+  detected);
 - **backfill**: a track's first observed frames, written as tentative by the live tracker and so not
   reported, are written once the track is confirmed; and the observations of a track that ended
   because an older track took its object over (``TrackerOutput.merged``) are written under the older id.
@@ -77,10 +81,10 @@ class OfflineRecorder:
     def __init__(self, image_size: tuple[int, int] | None = None, max_gap_frames: int = 0,
                  backfill: bool = True, states: tuple = MOT_STATES, relink: RelinkConfig | None = None,
                  view_size: tuple[int, int] | None = None, border_frames: int = 0,
-                 occluder_completion: bool = False, merge_ratio: float = 0.0):
-        if max_gap_frames < 0 or border_frames < 0:
-            raise ValueError(f"OfflineRecorder: max_gap_frames and border_frames must be >= 0, got {max_gap_frames}, "
-                             f"{border_frames}")
+                 occluder_completion: bool = False, merge_ratio: float = 0.0, lead_frames: int = 0):
+        if max_gap_frames < 0 or border_frames < 0 or lead_frames < 0:
+            raise ValueError(f"OfflineRecorder: max_gap_frames, border_frames and lead_frames must be >= 0, got "
+                             f"{max_gap_frames}, {border_frames}, {lead_frames}")
         if not merge_ratio == 0 and not merge_ratio > 1:
             raise ValueError(f"OfflineRecorder: merge_ratio must be 0 (off) or > 1, got {merge_ratio}")
         if relink is not None:
@@ -90,6 +94,7 @@ class OfflineRecorder:
         self.relink, self.view_size = relink, view_size   # view_size: for relink's border rule (default image_size)
         self.border_frames = int(border_frames)           # > 0 (needs image_size): extend tracks to the border
         self.occluder_completion = occluder_completion    # complete boxes cut by nearer objects
+        self.lead_frames = int(lead_frames)               # > 0: write a track this far back before it came back
         self._rows: list[_Row] = []
         self._parent: dict[int, int] = {}
         self._last_frame = -1
@@ -158,6 +163,8 @@ class OfflineRecorder:
                         if self.image_size is None or _mostly_inside(v[:4], self.image_size):
                             filled[int(f)] = _Row(int(f), tid, v[:4], float(v[4]), False, True)
             kept = {f for f, r in frames.items() if r.wanted or (self.backfill and r.observed)}
+            if self.lead_frames > 0:
+                filled.update(self._lead_rows(tid, frames, obs, kept | set(filled)))
             out += [replace(r, track_id=tid) for f, r in frames.items()   # a merged track's rows under the survivor
                     if f in kept and f not in filled]
             out.extend(filled.values())
@@ -165,6 +172,27 @@ class OfflineRecorder:
                 out.extend(_border_rows(tid, [frames[f] for f in obs], kept | set(filled), self.image_size,
                                         self.border_frames, self._last_frame))
         return _as_array(out)
+
+    def _lead_rows(self, tid: int, frames: dict[int, _Row], obs: list[int], taken: set[int]) -> dict[int, _Row]:
+        """Rows written before each observation that ends a gap too long to interpolate.
+
+        At most ``lead_frames`` of them, on frames not ``taken``, carried back from that observation at
+        the velocity of the first ``LEAD_FIT`` observations from it.
+        """
+        rows: dict[int, _Row] = {}
+        for k in range(1, len(obs)):
+            f0, f1 = obs[k - 1], obs[k]
+            if f1 - f0 <= self.max_gap + 1:
+                continue
+            after = obs[k:k + LEAD_FIT]
+            centres = np.array([0.5 * (frames[f].box[:2] + frames[f].box[2:]) for f in after])   # (m, 2)
+            v = (centres[-1] - centres[0]) / (after[-1] - after[0]) if len(after) > 1 else np.zeros(2)
+            first = frames[f1]
+            for f in range(max(f0 + 1, f1 - self.lead_frames), f1):
+                box = first.box + np.tile(v * (f - f1), 2)
+                if f not in taken and (self.image_size is None or _mostly_inside(box, self.image_size)):
+                    rows[f] = _Row(f, tid, box, first.conf, False, True)
+        return rows
 
     def lines(self) -> list[str]:
         """MOTChallenge result lines, as ``mot_files.result_rows`` writes them."""
@@ -217,6 +245,7 @@ def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: Relink
     return out, new_reported
 
 
+LEAD_FIT = 4            # observations after a gap that give the velocity of lead rows (offline_lead_frames)
 MERGE_WINDOW = 30        # [frames] a track's own size is the median of its observed boxes this close
 
 
@@ -531,7 +560,8 @@ def add_offline_arguments(p, relink_default: bool) -> None:
 
 def recorder_from_args(args, fps: float, image_size, states, objects_return: bool = True,
                        appearance: bool = False, border_frames: int = 0,
-                       occluder_completion: bool = False, merge_ratio: float = 0.0) -> OfflineRecorder:
+                       occluder_completion: bool = False, merge_ratio: float = 0.0,
+                       lead_frames: int = 0) -> OfflineRecorder:
     """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them).
 
     ``objects_return``: objects that leave the view may come back (the tracker's ``max_outside_frames``
@@ -539,10 +569,11 @@ def recorder_from_args(args, fps: float, image_size, states, objects_return: boo
     ``appearance``: the detector gives embeddings (``add(..., embeddings)``): re-link with
     ``RELINK_WITH_APPEARANCE``. ``border_frames``, ``occluder_completion``: the tracker's
     ``offline_border_frames`` and ``offline_occluder_completion``; ``merge_ratio``: its
-    ``offline_merge_ratio``.
+    ``offline_merge_ratio``; ``lead_frames``: its ``offline_lead_frames``.
     """
     return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states,
                            relink=RelinkConfig(border_links=objects_return,
                                                **(RELINK_WITH_APPEARANCE if appearance else {}))
                            if args.relink else None, border_frames=border_frames,
-                           occluder_completion=occluder_completion, merge_ratio=merge_ratio)
+                           occluder_completion=occluder_completion, merge_ratio=merge_ratio,
+                           lead_frames=lead_frames)
