@@ -24,7 +24,9 @@ pieces that carry detector embeddings (their unit mean) also pay 0.5 ((1 - cosin
 appearance_sigma)^2, and none below ``appearance_veto`` is linked. Links the live tracker made (the
 same id on both sides of the gap) get ``online_bonus`` off their cost, except across a cut at a jump
 and where two of them cross: the live tracker gave two objects hidden together the ids the other
-fits as well (``contest_gate``), and the motion after the gap decides alone.
+fits as well (``contest_gate``), and the motion after the gap decides alone. A piece too short to
+be linked (fewer than ``min_observations``) stays where the live tracker put it, between its live
+neighbours, rather than becoming an id of its own.
 Where what leaves the view never comes back (Sprites-MOT; ``border_links=False``), a piece that ends
 (starts) at the image border is linked only as the live tracker linked it: otherwise objects that
 leave and others that come in would be joined.
