@@ -177,7 +177,8 @@ class OfflineRecorder:
         """Rows written before each observation that ends a gap too long to interpolate.
 
         At most ``lead_frames`` of them, on frames not ``taken``, carried back from that observation at
-        the velocity of the first ``LEAD_FIT`` observations from it.
+        the velocity of the first ``LEAD_FIT`` observations from it (``relink._fit``'s least-squares line,
+        as ``_border_rows`` uses).
         """
         rows: dict[int, _Row] = {}
         for k in range(1, len(obs)):
@@ -185,8 +186,7 @@ class OfflineRecorder:
             if f1 - f0 <= self.max_gap + 1:
                 continue
             after = obs[k:k + LEAD_FIT]
-            centres = np.array([0.5 * (frames[f].box[:2] + frames[f].box[2:]) for f in after])   # (m, 2)
-            v = (centres[-1] - centres[0]) / (after[-1] - after[0]) if len(after) > 1 else np.zeros(2)
+            _, v, _, _ = _fit(np.array(after), np.stack([frames[f].box for f in after]), f1, LEAD_FIT)
             first = frames[f1]
             for f in range(max(f0 + 1, f1 - self.lead_frames), f1):
                 box = first.box + np.tile(v * (f - f1), 2)
