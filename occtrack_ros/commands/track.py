@@ -92,11 +92,7 @@ def run(args) -> int:
             if rec is None:
                 rec = recorder_from_args(args, seq.fps, (frame.image.shape[1], frame.image.shape[0]),
                                          MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES,
-                                         objects_return=tracker.config.max_outside_frames > 0, appearance=True,
-                                         border_frames=tracker.config.offline_border_frames,
-                                         occluder_completion=tracker.config.offline_occluder_completion,
-                                         merge_ratio=tracker.config.offline_merge_ratio,
-                                         lead_frames=tracker.config.offline_lead_frames)
+                                         tracker.config, appearance=True)
             rec.add(frame.index, out, dets.embeddings, dets.depths,
                     detection_occluder_sides(dets.boxes, dets.depths, frame.depth,
                                              tracker.config.occluder_depth_ratio))

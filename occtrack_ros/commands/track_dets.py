@@ -69,11 +69,7 @@ def run(args) -> int:
 
     size = (intr.width, intr.height) if intr is not None else None
     rec = recorder_from_args(args, fps, size, MOT_STATES_WITH_OCCLUDED if args.occluded_rows else MOT_STATES,
-                             objects_return=tracker.config.max_outside_frames > 0,
-                             border_frames=tracker.config.offline_border_frames,
-                             occluder_completion=tracker.config.offline_occluder_completion,
-                             merge_ratio=tracker.config.offline_merge_ratio,
-                             lead_frames=tracker.config.offline_lead_frames)
+                             tracker.config)
     blank = np.zeros((0, 0, 3), np.uint8)
     for f in range(length):
         frame = Frame(image=blank, stamp_ns=int(round(f * 1e9 / fps)), index=f, intrinsics=intr,

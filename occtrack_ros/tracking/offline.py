@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from occtrack_ros.tracking.box_ops import area, ioa_matrix
-from occtrack_ros.tracking.config import MERGE_COVER
+from occtrack_ros.tracking.config import MERGE_COVER, TrackerConfig
 from occtrack_ros.tracking.mot_files import MOT_STATES, _mostly_inside, inside_area, row_written
 from occtrack_ros.tracking.relink import RelinkConfig, Tracklet, _fit, relink, split_frames, touches_border
 from occtrack_ros.types import TrackerOutput
@@ -558,22 +558,18 @@ def add_offline_arguments(p, relink_default: bool) -> None:
                         f"--no-relink: the live tracker's ids; default {'on' if relink_default else 'off'})")
 
 
-def recorder_from_args(args, fps: float, image_size, states, objects_return: bool = True,
-                       appearance: bool = False, border_frames: int = 0,
-                       occluder_completion: bool = False, merge_ratio: float = 0.0,
-                       lead_frames: int = 0) -> OfflineRecorder:
+def recorder_from_args(args, fps: float, image_size, states, config: TrackerConfig,
+                       appearance: bool = False) -> OfflineRecorder:
     """An OfflineRecorder for the options of ``add_offline_arguments`` (argparse has checked them).
 
-    ``objects_return``: objects that leave the view may come back (the tracker's ``max_outside_frames``
-    > 0); if not, re-linking never joins a piece that left the view to one that came into it.
-    ``appearance``: the detector gives embeddings (``add(..., embeddings)``): re-link with
-    ``RELINK_WITH_APPEARANCE``. ``border_frames``, ``occluder_completion``: the tracker's
-    ``offline_border_frames`` and ``offline_occluder_completion``; ``merge_ratio``: its
-    ``offline_merge_ratio``; ``lead_frames``: its ``offline_lead_frames``.
+    ``config``, the tracker's: where objects that leave the view may come back (``max_outside_frames``
+    > 0; if not, re-linking never joins a piece that left the view to one that came into it), and its
+    ``offline_*`` fields (border and occluder completion, merge repair, lead rows). ``appearance``: the
+    detector gives embeddings (``add(..., embeddings)``): re-link with ``RELINK_WITH_APPEARANCE``.
     """
-    return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states,
-                           relink=RelinkConfig(border_links=objects_return,
-                                               **(RELINK_WITH_APPEARANCE if appearance else {}))
-                           if args.relink else None, border_frames=border_frames,
-                           occluder_completion=occluder_completion, merge_ratio=merge_ratio,
-                           lead_frames=lead_frames)
+    relink = (RelinkConfig(border_links=config.max_outside_frames > 0,
+                           **(RELINK_WITH_APPEARANCE if appearance else {})) if args.relink else None)
+    return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states, relink=relink,
+                           border_frames=config.offline_border_frames,
+                           occluder_completion=config.offline_occluder_completion,
+                           merge_ratio=config.offline_merge_ratio, lead_frames=config.offline_lead_frames)
