@@ -54,9 +54,10 @@ class PipelineConfig:
 # Tracker fields set for the learned slot detector (on top of the config stored with the tracker weights,
 # below the user's overrides). Its boxes come from masks: where they jump, the filter's smoothed box
 # lags, so the detection box is reported (weights/tracker.md, session 9). Its boxes are modal: offline,
-# those cut by a nearer object are completed (session 15).
+# those cut by a nearer object are completed (session 15), and so are those the image border cuts
+# (session 23; the detector boxes only the part in view).
 SLOT_DETECTOR_TRACKER_OVERRIDES = {"report_measured_box": True, "offline_occluder_completion": True,
-                                   "offline_lead_frames": 2}
+                                   "offline_lead_frames": 2, "offline_border_frames": 1}
 
 
 @dataclass

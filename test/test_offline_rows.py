@@ -127,13 +127,17 @@ def test_negative_gap_is_refused(capsys):
         assert "must be >= 0 seconds" in capsys.readouterr().err
 
 
-def _crossing(n: int = 60, border_frames: int = 10, start: float = -26.0, speed: float = 4.0):
+def _crossing(n: int = 60, border_frames: int = 10, start: float = -26.0, speed: float = 4.0, config=None,
+              recorder=None):
     """A 30x40 object that comes in at the left border, crosses the 200x120 view and goes out at the
-    right. The 'detector' sees the visible part only (clipped box) and misses slivers under 8 px."""
+    right. The 'detector' sees the visible part only (clipped box) and misses slivers under 8 px.
+    ``config`` / ``recorder(size)``: the tracker's config and the recorder (default: as behind the slot
+    detector, with ``border_frames``)."""
     size = (200, 120)
     intr = CameraIntrinsics.default_for(*size)
-    tracker = make_tracker(TrackerConfig(fps=10.0, report_measured_box=True))   # as behind the slot detector
-    rec = OfflineRecorder(size, max_gap_frames=10, backfill=True, border_frames=border_frames)
+    tracker = make_tracker(config or TrackerConfig(fps=10.0, report_measured_box=True))
+    rec = (recorder(size, tracker.config) if recorder is not None
+           else OfflineRecorder(size, max_gap_frames=10, backfill=True, border_frames=border_frames))
     truth = {}
     for i in range(n):
         x1 = start + speed * i
@@ -167,6 +171,28 @@ def test_border_completion_gives_the_whole_box_of_an_object_coming_in_and_going_
     cut = [f for f, whole in truth.items() if f in plain and np.abs(_xyxy(plain[f]) - whole).max() > 1.5]
     missing = [f for f in truth if f not in plain]
     assert cut and missing, "without border completion the slivers are cut boxes or missing (the test could not fail)"
+
+
+def test_occtrack_track_completes_the_boxes_the_image_border_cuts():
+    # `occtrack track` (slot detector, whose boxes are the part in view): the rows of an object cut by the
+    # image border are its whole box wherever it was detected, with the recorder that command builds.
+    import argparse
+
+    from occtrack_ros.pipeline import SLOT_DETECTOR_TRACKER_OVERRIDES
+    from occtrack_ros.tracking.mot_files import MOT_STATES
+    from occtrack_ros.tracking.offline import add_offline_arguments, recorder_from_args
+
+    parser = argparse.ArgumentParser()
+    add_offline_arguments(parser, relink_default=True)
+    args = parser.parse_args([])
+    config = TrackerConfig(fps=10.0, **SLOT_DETECTOR_TRACKER_OVERRIDES)
+    rec, truth = _crossing(config=config, recorder=lambda size, cfg: recorder_from_args(args, 10.0, size, MOT_STATES,
+                                                                                        cfg))
+    got = by_frame(rec.rows())
+    cut = [f for f, whole in truth.items() if f in got and (whole[0] < 0 or whole[2] > 200)]
+    assert len(cut) >= 8, f"too few cut frames written to test: {cut}"
+    for f in cut:
+        np.testing.assert_allclose(_xyxy(got[f]), truth[f], atol=1.5, err_msg=f"frame {f}")
 
 
 def test_border_rows_stay_within_the_recorded_frames_and_leave_inner_tracks_alone():

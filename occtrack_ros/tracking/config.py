@@ -117,9 +117,12 @@ class TrackerConfig:
     #                                   nearest uncut box, and a track that came in (went out) at the border
     #                                   is carried at constant velocity to it, at most this many frames. On for
     #                                   Sprites-MOT (tracks start as slivers at the border): tuning seeds
-    #                                   18-21 HOTA 81.7 -> 86.0, MOTA 85.7 -> 90.8; off for occlusion, where
-    #                                   it cost 1.4 points of recovery on seeds 30-45 (weights/tracker.md,
-    #                                   session 15)
+    #                                   18-21 HOTA 81.7 -> 86.0, MOTA 85.7 -> 90.8 (session 15). 1 behind the
+    #                                   slot detector (pipeline.SLOT_DETECTOR_TRACKER_OVERRIDES), which
+    #                                   reports the part in view: tuning seeds 30-149 HOTA +0.4 / +0.5, MOTA
+    #                                   +0.6 / +1.0, recovery the same; carrying further adds nothing there
+    #                                   (objects turn back past the edge). Off for boxes only, whose boxes
+    #                                   are whole (weights/tracker.md, sessions 15 and 23)
     offline_occluder_completion: bool = False  # offline rows only (OfflineRecorder's occluder_completion): a
     #                                   box smaller than the track's whole boxes around it (a nearer object
     #                                   hides part of it) takes the whole extent, on the track's path; with
