@@ -55,9 +55,10 @@ class PipelineConfig:
 # below the user's overrides). Its boxes come from masks: where they jump, the filter's smoothed box
 # lags, so the detection box is reported (weights/tracker.md, session 9). Its boxes are modal: offline,
 # those cut by a nearer object are completed (session 15), and so are those the image border cuts
-# (session 23; the detector boxes only the part in view).
+# (session 23; the detector boxes only the part in view). It splits some objects into parts: a box inside
+# another at the same depth is ignored (session 23).
 SLOT_DETECTOR_TRACKER_OVERRIDES = {"report_measured_box": True, "offline_occluder_completion": True,
-                                   "offline_lead_frames": 2, "offline_border_frames": 1}
+                                   "offline_lead_frames": 2, "offline_border_frames": 1, "fragment_ioa": 0.8}
 
 
 @dataclass

@@ -477,6 +477,39 @@ def test_duplicate_tracks_on_one_object_are_merged_into_the_older():
     assert sorted(t.track_id for t in kept.tracks) == [1, 2]
 
 
+def _fragment_inside(fragment_ioa: float, depths=None):
+    """One object, and for 8 frames a second, smaller box that lies inside its box (a part the detector split
+    off). Returns the last frame's output."""
+    tracker = make_tracker(TrackerConfig(fps=10.0, fragment_ioa=fragment_ioa))
+    out = None
+    for i in range(12):
+        box = [100 + 3 * i, 100, 140 + 3 * i, 180]
+        part = [box[0] + 20, 140, box[2], 180]                     # the lower right quarter, IoU 0.25
+        boxes = [part, box] if 2 <= i < 10 else [box]
+        out = tracker.step(dets(boxes, depths=None if depths is None or len(boxes) == 1 else np.array(depths)),
+                           frame(i))
+    return out
+
+
+def test_a_part_the_detector_split_off_an_object_starts_no_track():
+    out = _fragment_inside(0.8)
+    assert [t.track_id for t in out.tracks] == [1], [(t.track_id, t.state) for t in out.tracks]
+    assert sorted(t.track_id for t in _fragment_inside(0.0).tracks) == [1, 2]           # off: the part is an object
+    far = _fragment_inside(0.8, depths=[12.0, 6.0])                 # a farther object seen inside the box
+    assert sorted(t.track_id for t in far.tracks) == [1, 2]
+
+
+def test_detection_index_refers_to_the_detections_given_to_the_tracker():
+    # A detection the tracker ignores (score below min_det_score, or a fragment) comes first: the matched
+    # track's detection_index must still point into the Detections the caller passed.
+    for kw, extra in [({}, [[400, 300, 420, 320]]), ({"fragment_ioa": 0.8}, [[120, 140, 140, 180]])]:
+        tracker = make_tracker(TrackerConfig(fps=10.0, **kw))
+        for i in range(4):
+            box = [100, 100, 140, 180]
+            out = tracker.step(dets(extra + [box], scores=np.array([0.05 if not kw else 1.0, 1.0])), frame(i))
+        assert [t.detection_index for t in out.tracks] == [1], kw
+
+
 def test_depth_map_tells_which_edge_an_occluder_cuts():
     from occtrack_ros.tracking.tracker import complete_box, occluder_sides
 
@@ -658,7 +691,8 @@ def test_visible_fraction_of_a_coasting_track():
 
 @pytest.mark.parametrize("field, value", [("reid_confirm_hits", -1), ("hidden_size_sigma", -0.1),
                                           ("reappear_perp_ratio", 0.0), ("reappear_perp_ratio", 1.5),
-                                          ("hidden_spread_power", -1.0), ("reanchor_frames", -1.0)])
+                                          ("hidden_spread_power", -1.0), ("reanchor_frames", -1.0),
+                                          ("fragment_ioa", -0.1), ("fragment_ioa", 1.5)])
 def test_new_tracker_knobs_are_validated(field, value):
     with pytest.raises(ValueError, match=field):
         make_tracker(TrackerConfig(**{field: value}))

@@ -37,6 +37,14 @@ class TrackerConfig:
     existence_decay_frames: float = 60.0  # existence probability = exp(-frames_occluded / this)
     min_new_track_score: float = 0.5  # detections below this never start a track (they may still match)
     min_det_score: float = 0.1        # detections below this are ignored entirely
+    fragment_ioa: float = 0.0         # > 0: a detection whose box lies at least this share inside a larger
+    #                                   detection's box, at the same depth (within reid_depth_sigma) when both
+    #                                   have one, is a fragment of that object and is ignored (the slot detector
+    #                                   splits some objects into parts, which started a second track that took
+    #                                   turns with the first). 0.8 behind the slot detector (pipeline.SLOT_
+    #                                   DETECTOR_TRACKER_OVERRIDES): tuning seeds 30-69 / 70-149 HOTA +0.5 / +0.3,
+    #                                   IDSW 90 -> 75 / 105 -> 93 (weights/tracker.md, session 23). 0 = off, the
+    #                                   default (boxes only: in crowds a far person's box can lie inside a near one's)
     max_outside_frames: int = 80      # an unmatched track that has left the image is LOST after this (it may
     #                                   come back: objects roam past the view edge; with appearance it keeps its id)
     max_outside_fraction: float = 0.5  # "leaving": more than this share of its predicted box is off-image
@@ -179,6 +187,8 @@ class TrackerConfig:
         return cfg
 
     def validate(self) -> None:
+        if not 0.0 <= self.fragment_ioa <= 1.0:
+            raise ValueError(f"TrackerConfig.fragment_ioa must be in [0, 1] (0 = off), got {self.fragment_ioa}")
         if self.n_init < 1:
             raise ValueError(f"TrackerConfig.n_init must be >= 1, got {self.n_init}")
         if not self.reanchor_frames >= 0:

@@ -227,6 +227,7 @@ class Tracker:
         self._frames = 0
         self._depth_map = None
         self._last_features = None    # graph inputs of the last correct(), used to build training data
+        self._det_index = np.zeros(0, int)   # the last correct()'s kept detections -> input indices
         self._det_feature_cache = None  # (FrameNodes, det_features, spatial_features) of the current frame
         # Shape prior of the scene's objects (log w/h and log w, log h of whole boxes, running means):
         # completes boxes cut by the image border before the track has ever seen its object whole.
@@ -316,7 +317,9 @@ class Tracker:
         self._predicted = False
         self._frames += 1
         self._read_camera(frame)
-        dets = detections.select(detections.scores >= c.min_det_score) if len(detections) else detections
+        keep = self._kept_detections(detections)
+        self._det_index = keep          # this frame's kept detections -> indices into ``detections``
+        dets = detections.select(keep) if len(keep) < len(detections) else detections
         nodes = self._frame_nodes(dets)
         T, N = len(self.tracks), len(dets)
         matches: list[tuple[int, int]] = []
@@ -353,6 +356,27 @@ class Tracker:
         return self.correct(detections, frame)
 
     # --------------------------------------------------------------- helpers
+    def _kept_detections(self, detections: Detections) -> np.ndarray:
+        """Indices of the detections the tracker uses: score at least ``min_det_score``, not a fragment.
+
+        A fragment (``fragment_ioa`` > 0) lies at least that share inside the box of a larger kept
+        detection, at the same depth (within ``reid_depth_sigma``) when both have one.
+        """
+        c = self.config
+        keep = np.flatnonzero(np.asarray(detections.scores) >= c.min_det_score)
+        if c.fragment_ioa <= 0 or len(keep) < 2:
+            return keep
+        boxes = np.asarray(detections.boxes, np.float64)[keep]
+        ioa = ioa_matrix(boxes, boxes)                              # (K, K): share of i inside j
+        sizes = area(boxes)
+        inside = (ioa >= c.fragment_ioa) & (sizes[:, None] < sizes[None, :])
+        if detections.depths is not None:
+            d = np.asarray(detections.depths, np.float64)[keep]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                far = np.abs(np.log(d[:, None] / d[None, :])) > c.reid_depth_sigma   # NaN depth: not far
+            inside &= ~far
+        return keep[~inside.any(axis=1)]
+
     def _read_camera(self, frame: Frame | None) -> None:
         self._depth_map = None
         if frame is None:
@@ -1022,6 +1046,10 @@ class Tracker:
         return new
 
     # ---------------------------------------------------------------- output
+    def _input_index(self, j: int) -> int:
+        """Index into the frame's ``Detections`` as given to ``correct`` of kept detection ``j`` (-1: none)."""
+        return int(self._det_index[j]) if 0 <= j < len(self._det_index) else -1
+
     def _public(self, records: list[TrackRecord]) -> list[Track]:
         """The public ``Track`` of each record: its reported box (amodal when completed) and 3D state."""
         if not records:
@@ -1044,7 +1072,8 @@ class Tracker:
                 visible_fraction=self._visible_fraction(t, cxcywh), score=t.score,
                 position=pos, position_cov=pos_cov, velocity=vel, velocity_cov=vel_cov, size=size, age=t.age,
                 frames_observed=t.hits, frames_occluded=t.misses, first_seen_ns=t.first_seen_ns,
-                last_observed_ns=t.last_observed_ns, detection_index=t.detection_index, uuid=t.uuid,
+                last_observed_ns=t.last_observed_ns, detection_index=self._input_index(t.detection_index),
+                uuid=t.uuid,
             ))
         return out
 
