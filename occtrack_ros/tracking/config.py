@@ -127,9 +127,9 @@ class TrackerConfig:
     #                                   Sprites-MOT (tracks start as slivers at the border): tuning seeds
     #                                   18-21 HOTA 81.7 -> 86.0, MOTA 85.7 -> 90.8 (session 15). 1 behind the
     #                                   slot detector (pipeline.SLOT_DETECTOR_TRACKER_OVERRIDES), which
-    #                                   reports the part in view: tuning seeds 30-149 HOTA +0.4 / +0.5, MOTA
-    #                                   +0.6 / +1.0, recovery the same; carrying further adds nothing there
-    #                                   (objects turn back past the edge). Off for boxes only, whose boxes
+    #                                   reports the part in view: tuning seeds 30-69 / 70-149 HOTA +0.4 / +0.5,
+    #                                   MOTA +0.6 / +1.0, recovery -0.3 / +0.0 points; carrying further adds
+    #                                   nothing there (objects turn back past the edge). Off for boxes only, whose boxes
     #                                   are whole (weights/tracker.md, sessions 15 and 23)
     offline_occluder_completion: bool = False  # offline rows only (OfflineRecorder's occluder_completion): a
     #                                   box smaller than the track's whole boxes around it (a nearer object
