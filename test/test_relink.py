@@ -63,6 +63,17 @@ def test_far_apart_pieces_are_not_linked():
     assert sorted(map(sorted, chains)) == [[0], [1]]
 
 
+def test_an_object_that_stayed_out_of_view_for_120_frames_is_linked_back():
+    # It leaves at the right border, stays out for 120 frames (longer than the live tracker keeps a track)
+    # and comes back where it left, at the same size: one chain. A gap beyond max_gap stays two.
+    a = path([(0, 500, 200), (20, 630, 200), (140, 630, 200), (160, 500, 200)], range(160))
+    before, after = range(0, 20), range(140, 160)
+    pieces = [Tracklet(np.array(before), a[list(before)], 1, border_end=True),
+              Tracklet(np.array(after), a[list(after)], 2, border_start=True)]
+    assert sorted(map(sorted, relink(pieces, RelinkConfig()))) == [[0, 1]]
+    assert sorted(map(sorted, relink(pieces, RelinkConfig(max_gap=100)))) == [[0], [1]]
+
+
 def test_relink_rows_undoes_an_identity_swap_at_a_gap():
     # Two objects on parallel lanes, both hidden for frames 20-34; the tracker brought them back with
     # swapped ids (1 on the lower lane, 2 on the upper). Relinking gives each lane one id.

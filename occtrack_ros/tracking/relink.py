@@ -47,7 +47,8 @@ class RelinkConfig:
     """Knobs of the re-linking (chosen on tuning seeds; weights/tracker.md)."""
 
     split_gap: int = 2            # a track is cut where it went unobserved for at least this many frames
-    max_gap: int = 90             # [frames] longest gap a link may bridge
+    max_gap: int = 150            # [frames] longest gap a link may bridge (objects that roam out of view come
+    #                               back after more than the live tracker's 90 frames; weights/tracker.md, session 23)
     fit_frames: int = 6           # observations at each end used to fit position and velocity
     min_observations: int = 2     # tracklets with fewer observations are not linked (false positives)
     sigma: float = 0.5            # [box sizes] spread of the meeting distance for a gap of one frame ...
