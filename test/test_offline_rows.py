@@ -409,6 +409,26 @@ def test_lead_rows_carry_a_track_back_from_where_it_came_back_after_a_long_gap()
     np.testing.assert_allclose(short.rows(), walk_with_gap(hidden, max_gap_frames=10, backfill=False)[0].rows())
 
 
+def test_lead_rows_reach_an_object_coming_back_into_the_view():
+    # An object walks out of the left border, stays out, and comes back through it. It is observed again
+    # from frame 41, when half of it is in view; at frames 39 and 40 only 30 % and 40 % are. The lead rows
+    # put it there, though most of the box is outside the image.
+    from occtrack_ros.types import Track, TrackerOutput, TrackState
+
+    def whole(i: int) -> np.ndarray:
+        x1 = 60.0 - 3.0 * i if i < 20 else -30.0 + 3.0 * (i - 36)
+        return np.array([x1, 200.0, x1 + 30.0, 240.0])
+
+    rec = OfflineRecorder((640, 480), max_gap_frames=5, backfill=False, lead_frames=2)
+    for i in [*range(20), *range(41, 60)]:
+        rec.add(i, TrackerOutput(tracks=[Track(track_id=1, state=TrackState.CONFIRMED, box=whole(i),
+                                               detection_index=0)]))
+    rows = by_frame(rec.rows())
+    assert set(range(20, 41)) & set(rows) == {39, 40}
+    for f in (39, 40):
+        np.testing.assert_allclose(_xyxy(rows[f]), whole(f), atol=1e-3)
+
+
 def test_negative_lead_frames_are_refused():
     with pytest.raises(ValueError, match="lead_frames"):
         OfflineRecorder((10, 10), lead_frames=-1)

@@ -147,7 +147,9 @@ class TrackerConfig:
     #                                   view for the detector). On behind the slot detector (pipeline.SLOT_
     #                                   DETECTOR_TRACKER_OVERRIDES, 2): tuning seeds 30-149 HOTA 71.2 -> 71.8,
     #                                   IDF1 85.0 -> 85.5, recovery 83.5 -> 84.2 %; off for boxes only (corrupted
-    #                                   gt tuning HOTA -0.3 at 2, -2.1 at 3) (weights/tracker.md, session 22)
+    #                                   gt tuning HOTA -0.3 at 2, -2.1 at 3) (weights/tracker.md, session 22).
+    #                                   Written while 5 % of the box is in view (an object coming back into
+    #                                   the view): tuning 30-69 / 70-149 HOTA +0.5 / +0.5 (session 23)
     offline_merge_ratio: float = 0.0  # > 1, offline rows only (OfflineRecorder's merge_ratio): an observed box
     #                                   more than this x the area of the track's own boxes around it, over
     #                                   another track's box, is two objects boxed as one; it is re-written on

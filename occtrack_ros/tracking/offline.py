@@ -178,7 +178,8 @@ class OfflineRecorder:
 
         At most ``lead_frames`` of them, on frames not ``taken``, carried back from that observation at
         the velocity of the first ``LEAD_FIT`` observations from it (``relink._fit``'s least-squares line,
-        as ``_border_rows`` uses).
+        as ``_border_rows`` uses), while at least ``BORDER_MIN_INSIDE`` of the box is in view: an object
+        that comes back into the view is a sliver the detector does not box before its first observation.
         """
         rows: dict[int, _Row] = {}
         for k in range(1, len(obs)):
@@ -190,7 +191,8 @@ class OfflineRecorder:
             first = frames[f1]
             for f in range(max(f0 + 1, f1 - self.lead_frames), f1):
                 box = first.box + np.tile(v * (f - f1), 2)
-                if f not in taken and (self.image_size is None or _mostly_inside(box, self.image_size)):
+                if f not in taken and (self.image_size is None or inside_area(box, self.image_size)
+                                       >= BORDER_MIN_INSIDE * float(area(box[None])[0])):
                     rows[f] = _Row(f, tid, box, first.conf, False, True)
         return rows
 
