@@ -25,8 +25,8 @@ the live tracker cannot do become possible, as in ByteTrack's and OC-SORT's offl
   observations (``_merges_unobserved``);
 - **lead rows** (``lead_frames`` > 0, optional): where a track comes back after a gap too long to
   interpolate, its first observation is carried back at the velocity it has after the gap for at most
-  that many frames (the object coming out from behind an occluder, too little of it in view to be
-  detected);
+  that many frames while 5 % of the box is in view (the object coming out from behind an occluder or
+  back into the view, too little of it in view to be detected);
 - **backfill**: a track's first observed frames, written as tentative by the live tracker and so not
   reported, are written once the track is confirmed; and the observations of a track that ended
   because an older track took its object over (``TrackerOutput.merged``) are written under the older id.
