@@ -206,3 +206,56 @@ def test_split_components_gives_rim_pixels_to_their_slots_nearest_component():
     assert top != bottom
     assert (labels[0, 1:5] == top).all() and (labels[11, 7:11] == bottom).all()
     assert not comp_regions[:, 0, 1:5].any()               # the rim is labelled, not part of a box
+
+
+def _split_object_scene():
+    """A 6x6 magenta object with a striped pattern that slots 1 and 2 share row by row, a touching 4x4 orange
+    object (slot 3), and the grey background (slot 0). Returns masks (4, 16, 16), regions and the image."""
+    h = w = 16
+    owner = np.zeros((h, w), np.int64)
+    ys, xs = np.mgrid[0:6, 0:6]
+    owner[4:10, 4:10] = np.where(ys % 2 == 0, 1, 2)             # alternate rows: six 6x1 parts
+    owner[4:8, 10:14] = 3                                        # touches the checker's right edge
+    masks = np.full((4, h, w), 0.02, np.float32)
+    np.put_along_axis(masks, owner[None], 0.94, axis=0)
+    image = np.tile(np.array([0.45, 0.45, 0.45], np.float32), (h, w, 1))
+    magenta = np.array([0.95, 0.14, 0.63], np.float32)
+    image[4:10, 4:10] = magenta * np.where(ys % 2 == 0, 1.0, 0.88)[..., None]   # brightness pattern
+    image[4:8, 10:14] = [0.95, 0.63, 0.14]
+    regions = (masks == masks.max(0, keepdims=True)) & (masks >= 0.5)
+    return masks, regions, image
+
+
+def test_touching_parts_of_one_colour_from_two_slots_are_one_object():
+    from occtrack_ros.models.detector.head import merge_same_colour_parts, split_components
+
+    masks, regions, image = _split_object_scene()
+    comp_masks, comp_regions, labels = split_components(masks, regions, max_parts=1000)
+    assert sorted(comp_regions.sum(axis=(1, 2)))[:7] == [6] * 6 + [16]   # the object is six rows
+    merged_m, merged_r, merged_l = merge_same_colour_parts(comp_masks, comp_regions, labels, image, 0.05, 40)
+    areas = sorted(int(a) for a in merged_r.sum(axis=(1, 2)))
+    assert areas == [16, 36, 16 * 16 - 52]                      # orange, the whole object, background
+    whole = merged_l[4, 4]
+    assert (merged_l[4:10, 4:10] == whole).all() and merged_r[whole][4:10, 4:10].all()
+    assert merged_l[5, 11] != whole                             # the touching orange object stays apart
+    assert merged_m[whole][4:10, 4:10].min() == pytest.approx(0.94)
+    assert set(np.unique(merged_l)) == set(range(len(merged_r)))   # labels follow the parts left
+    same = merge_same_colour_parts(comp_masks, comp_regions, labels, image, 0.0, 40)   # 0 = off
+    assert all(a is b for a, b in zip(same, (comp_masks, comp_regions, labels)))
+
+
+def test_frame_components_reports_an_object_two_slots_split_only_with_merge_chroma():
+    from occtrack_ros.models.detector.detector import frame_components
+
+    masks, _, image = _split_object_scene()
+    feats = np.random.default_rng(0).normal(size=(16, 8)).astype(np.float32)
+    cfg = DetectorConfig(split_components=True, max_parts=1000, mask_threshold=0.5, score_threshold=0.4,
+                         min_area_frac=0.01, max_area_frac=0.3, max_extent_frac=0.6)
+    plain, _ = frame_components(masks, feats, 4, cfg, image=image)
+    merged, _ = frame_components(masks, feats, 4, cfg.replace(merge_chroma=0.05), image=image)
+    no_image, _ = frame_components(masks, feats, 4, cfg.replace(merge_chroma=0.05))
+    whole = np.array([4, 4, 10, 10], np.float32)
+    assert not any(np.allclose(b, whole) for b in plain.boxes)      # six 6x1 boxes instead
+    assert any(np.allclose(b, whole) for b in merged.boxes)
+    assert any(np.allclose(b, [10, 4, 14, 8]) for b in merged.boxes)   # the orange object, as before
+    assert len(no_image) == len(plain)

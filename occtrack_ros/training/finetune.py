@@ -263,7 +263,9 @@ def component_head(core, frames, feats, masks=None):
             masks = inference_masks(core, cfg, feats.detach(), frames.detach().float())
     masks, tokens = masks.detach().cpu().numpy(), feats.detach().float().cpu().numpy()
     every = cfg.replace(score_threshold=0.0)           # the caller applies its own threshold
-    parts = [frame_components(masks[t], tokens[t], core.feature_grid, every)[0] for t in range(len(masks))]
+    images = frames.detach().float().permute(0, 2, 3, 1).cpu().numpy()   # (T, H, W, 3): merge_chroma
+    parts = [frame_components(masks[t], tokens[t], core.feature_grid, every, image=images[t])[0]
+             for t in range(len(masks))]
     t_len, h, w = masks.shape[0], masks.shape[-2], masks.shape[-1]
     r = max(1, max(len(d) for d in parts))
     part_masks = torch.zeros(t_len, r, h, w, device=feats.device)

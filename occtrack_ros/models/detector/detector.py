@@ -10,7 +10,13 @@ import torch.nn.functional as F
 
 from occtrack_ros.models.detector.checkpoint import DEFAULT_WEIGHTS, load_model
 from occtrack_ros.models.detector.config import DetectorConfig
-from occtrack_ros.models.detector.head import describe_regions, masks_from_logits, run_head, split_components
+from occtrack_ros.models.detector.head import (
+    describe_regions,
+    masks_from_logits,
+    merge_same_colour_parts,
+    run_head,
+    split_components,
+)
 from occtrack_ros.models.detector.model import SlotVideoModel
 from occtrack_ros.types import Detections, Frame
 
@@ -110,7 +116,7 @@ class ObjectDetector:
         result, segs = [], []
         for i, frame in enumerate(frames):
             det, labels = frame_components(host["masks"][i], host["feats"][i], self.model.feature_grid, self.cfg,
-                                           frame.depth if with_depth else None, self.return_masks)
+                                           frame.depth if with_depth else None, self.return_masks, frame.image)
             result.append(det)
             segs.append(labels)
         return result, np.stack(segs)
@@ -177,16 +183,22 @@ def _sharpening_inputs(cfg: DetectorConfig, per_slot: torch.Tensor, images: torc
 
 
 def frame_components(masks: np.ndarray, feats: np.ndarray, grid: int, cfg: DetectorConfig,
-                     depth: np.ndarray | None = None, return_masks: bool = True) -> tuple[Detections, np.ndarray]:
+                     depth: np.ndarray | None = None, return_masks: bool = True,
+                     image: np.ndarray | None = None) -> tuple[Detections, np.ndarray]:
     """One frame's slot masks (K, H, W) and tokens (N, C) -> its Detections and label image (H, W).
 
     A detection is a connected part of a slot region with objectness >= ``cfg.score_threshold``
-    (see ``split_components`` for the label image).
+    (see ``split_components`` for the label image). With the frame's ``image`` (H, W, 3) and
+    ``cfg.merge_chroma`` > 0, touching parts of one colour are one part first (``merge_same_colour_parts``).
     """
     winner = np.arange(len(masks))[:, None, None] == masks.argmax(axis=0)[None]        # (K, H, W), no ties
     regions = winner & (masks >= cfg.mask_threshold)
     min_pixels = max(1, int(cfg.min_area_frac * masks.shape[1] * masks.shape[2]))
     comp_masks, comp_regions, labels = split_components(masks, regions, min_pixels, cfg.max_parts)
+    if cfg.merge_chroma > 0 and image is not None:
+        comp_masks, comp_regions, labels = merge_same_colour_parts(
+            comp_masks, comp_regions, labels, image, cfg.merge_chroma,
+            cfg.max_area_frac * masks.shape[1] * masks.shape[2])
     d = describe_regions(torch.from_numpy(comp_masks)[None], torch.from_numpy(comp_regions)[None],
                          torch.from_numpy(feats)[None], grid, cfg,
                          None if depth is None else torch.from_numpy(np.asarray(depth, np.float32))[None])

@@ -235,3 +235,74 @@ def split_components(masks: np.ndarray, regions: np.ndarray, min_pixels: int = 1
         _, (iy, ix) = ndimage.distance_transform_edt(part_of < 0, return_indices=True)
         labels[rim] = part_of[iy[rim], ix[rim]]
     return comp_masks, comp_regions, labels
+
+
+def merge_same_colour_parts(comp_masks: np.ndarray, comp_regions: np.ndarray, labels: np.ndarray,
+                            image: np.ndarray, max_distance: float, max_area_px: float,
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join touching parts of different slots that have one colour: one object that two slots split.
+
+    Slots with learned queries specialise in colours; an object whose colour lies between two slots'
+    colours is shared by both, and the mixture posterior (``refine_sigma``) hands each pixel to the slot
+    whose colour is nearer, so a patterned object falls apart into interleaved fragments, each too small
+    to be a detection. Two parts touch only if they come from different slots (``split_components``
+    separates a slot's parts), and distinct objects differ in colour, so touching parts whose mean
+    chromaticity (``rgb / (r + g + b)``: brightness patterns and shading cancel) lies within
+    ``max_distance`` are one object. Parts larger than ``max_area_px`` (surfaces) are never joined.
+
+    comp_masks (R, H, W), comp_regions (R, H, W) bool and labels (H, W) as ``split_components`` returns
+    them, image (H, W, 3) RGB (any scale) -> the same arrays with each merged group as one part (R' <= R
+    parts, in the order of their first part), labels following.
+    """
+    r = len(comp_regions)
+    if r < 2 or max_distance <= 0:
+        return comp_masks, comp_regions, labels
+    area = comp_regions.sum(axis=(1, 2))
+    small = (area > 0) & (area <= max_area_px)
+    index = np.full(comp_regions.shape[1:], -1, np.int64)
+    for j in np.flatnonzero(small):
+        index[comp_regions[j]] = j
+    # touching pairs: 8-neighbour pixel pairs whose parts differ (both small parts)
+    pairs = []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = index[max(0, -dy):index.shape[0] - max(0, dy), max(0, -dx):index.shape[1] - max(0, dx)]
+        b = index[max(0, dy):, max(0, dx):index.shape[1] + min(0, dx)][:a.shape[0], :a.shape[1]]
+        touch = (a >= 0) & (b >= 0) & (a != b)
+        pairs.append(np.stack([a[touch], b[touch]], axis=1))
+    pairs = np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)              # (P, 2)
+    if len(pairs) == 0:
+        return comp_masks, comp_regions, labels
+    rgb = np.asarray(image, np.float64).reshape(-1, 3)
+    chroma = rgb / np.maximum(rgb.sum(axis=1, keepdims=True), 1e-9)                 # (H*W, 3)
+    flat = index.ravel()
+    owned = flat >= 0
+    counts = np.bincount(flat[owned], minlength=r).astype(np.float64)
+    mean = np.stack([np.bincount(flat[owned], chroma[owned, c], minlength=r) for c in range(3)], axis=1)
+    mean /= np.maximum(counts, 1.0)[:, None]                                        # (R, 3)
+    # rounded, so that one frame as uint8 or as float in [0, 1] (the joint stage) merges alike
+    close = np.round(np.linalg.norm(mean[pairs[:, 0]] - mean[pairs[:, 1]], axis=1), 6) <= max_distance
+    parent = np.arange(r)
+
+    def root(j: int) -> int:
+        while parent[j] != j:
+            parent[j] = parent[parent[j]]
+            j = parent[j]
+        return j
+
+    for a, b in pairs[close]:
+        ra, rb = root(int(a)), root(int(b))
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([root(j) for j in range(r)])
+    if (roots == np.arange(r)).all():
+        return comp_masks, comp_regions, labels
+    comp_masks, comp_regions = comp_masks.copy(), comp_regions.copy()
+    for j in np.flatnonzero(roots != np.arange(r)):
+        comp_regions[roots[j]] |= comp_regions[j]
+        comp_masks[roots[j]] = np.maximum(comp_masks[roots[j]], comp_masks[j])
+    keep = roots == np.arange(r)
+    new_index = np.cumsum(keep) - 1                                                 # old root -> new index
+    n = int(keep.sum())
+    # labels: part j -> its group's new index; R + slot (pixels of no part) -> n + slot
+    labels = np.where(labels < r, new_index[roots[np.minimum(labels, r - 1)]], labels - r + n).astype(labels.dtype)
+    return comp_masks[keep], comp_regions[keep], labels
