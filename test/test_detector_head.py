@@ -240,6 +240,8 @@ def test_touching_parts_of_one_colour_from_two_slots_are_one_object():
     assert merged_l[5, 11] != whole                             # the touching orange object stays apart
     assert merged_m[whole][4:10, 4:10].min() == pytest.approx(0.94)
     assert set(np.unique(merged_l)) == set(range(len(merged_r)))   # labels follow the parts left
+    with pytest.raises(ValueError, match="image must be"):
+        merge_same_colour_parts(comp_masks, comp_regions, labels, image[:8], 0.05, 40)
     same = merge_same_colour_parts(comp_masks, comp_regions, labels, image, 0.0, 40)   # 0 = off
     assert all(a is b for a, b in zip(same, (comp_masks, comp_regions, labels)))
 

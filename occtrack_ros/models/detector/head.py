@@ -257,6 +257,9 @@ def merge_same_colour_parts(comp_masks: np.ndarray, comp_regions: np.ndarray, la
     r = len(comp_regions)
     if r < 2 or max_distance <= 0:
         return comp_masks, comp_regions, labels
+    if np.shape(image)[:2] != comp_regions.shape[1:] or np.shape(image)[2:] != (3,):
+        raise ValueError(f"merge_same_colour_parts: image must be (H, W, 3) with the masks' (H, W) = "
+                         f"{comp_regions.shape[1:]}, got {np.shape(image)}")
     area = comp_regions.sum(axis=(1, 2))
     small = (area > 0) & (area <= max_area_px)
     index = np.full(comp_regions.shape[1:], -1, np.int64)
@@ -281,21 +284,17 @@ def merge_same_colour_parts(comp_masks: np.ndarray, comp_regions: np.ndarray, la
     mean /= np.maximum(counts, 1.0)[:, None]                                        # (R, 3)
     # rounded, so that one frame as uint8 or as float in [0, 1] (the joint stage) merges alike
     close = np.round(np.linalg.norm(mean[pairs[:, 0]] - mean[pairs[:, 1]], axis=1), 6) <= max_distance
-    parent = np.arange(r)
-
-    def root(j: int) -> int:
-        while parent[j] != j:
-            parent[j] = parent[parent[j]]
-            j = parent[j]
-        return j
-
-    for a, b in pairs[close]:
-        ra, rb = root(int(a)), root(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([root(j) for j in range(r)])
-    if (roots == np.arange(r)).all():
+    if not close.any():
         return comp_masks, comp_regions, labels
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    joined = pairs[close]
+    _, group = connected_components(coo_matrix((np.ones(len(joined)), (joined[:, 0], joined[:, 1])), shape=(r, r)),
+                                    directed=False)
+    first = np.full(group.max() + 1, r)
+    np.minimum.at(first, group, np.arange(r))
+    roots = first[group]                                                            # (R,) each group's first part
     comp_masks, comp_regions = comp_masks.copy(), comp_regions.copy()
     for j in np.flatnonzero(roots != np.arange(r)):
         comp_regions[roots[j]] |= comp_regions[j]
