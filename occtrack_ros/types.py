@@ -65,6 +65,7 @@ class Detections:
     depths: np.ndarray | None = None        # (N,) float32 median depth inside the mask [m]
     masks: np.ndarray | None = None         # (N, H, W) float32 soft masks in [0, 1]
     positions_cam: np.ndarray | None = None  # (N, 3) float32 3D centre in the camera frame [m]
+    colours: np.ndarray | None = None       # (N, 3) float32 mean chromaticity rgb / (r + g + b) of the part's pixels
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
@@ -86,7 +87,7 @@ class Detections:
         return Detections(
             boxes=self.boxes[keep], scores=self.scores[keep], embeddings=pick(self.embeddings),
             centroids=pick(self.centroids), areas=pick(self.areas), depths=pick(self.depths),
-            masks=pick(self.masks), positions_cam=pick(self.positions_cam),
+            masks=pick(self.masks), positions_cam=pick(self.positions_cam), colours=pick(self.colours),
         )
 
 

@@ -261,3 +261,22 @@ def test_frame_components_reports_an_object_two_slots_split_only_with_merge_chro
     assert any(np.allclose(b, whole) for b in merged.boxes)
     assert any(np.allclose(b, [10, 4, 14, 8]) for b in merged.boxes)   # the orange object, as before
     assert len(no_image) == len(plain)
+
+
+def test_region_colours_are_the_chromaticity_of_the_regions_mean_colour():
+    from occtrack_ros.models.detector.head import region_colours
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[:, :4] = [200, 50, 50]
+    image[:4, :4] = [100, 25, 25]                  # the same red in shadow
+    image[:, 4:] = [30, 60, 90]
+    regions = np.zeros((3, 8, 8), bool)
+    regions[0, :, :4] = True
+    regions[1, :, 4:] = True                       # region 2 is empty
+    got = region_colours(regions, image)
+    np.testing.assert_allclose(got[0], [200 / 300, 50 / 300, 50 / 300], atol=1e-6)
+    np.testing.assert_allclose(got[1], [30 / 180, 60 / 180, 90 / 180], atol=1e-6)
+    np.testing.assert_allclose(got[2], [1 / 3, 1 / 3, 1 / 3], atol=1e-6)
+    assert region_colours(np.zeros((0, 8, 8), bool), image).shape == (0, 3)
+    with pytest.raises(ValueError, match="same size"):
+        region_colours(regions[:, :4], image)

@@ -115,6 +115,11 @@ def test_object_detector_outputs_and_state():
     assert d.masks.shape == (n, 40, 48) and d.embeddings.shape == (n, 16) and d.centroids.shape == (n, 2)
     assert d.depths.shape == (n,) and d.areas.shape == (n,)
     np.testing.assert_allclose(np.linalg.norm(d.embeddings, axis=1), 1.0, atol=1e-5)
+    assert d.colours.shape == (n, 3)
+    np.testing.assert_allclose(d.colours.sum(axis=1), 1.0, atol=1e-5)   # chromaticities
+    split = ObjectDetector(SlotVideoModel(TINY.replace(score_threshold=0.0, split_components=True)))
+    parts = split.detect(_frames(1))[0]
+    assert parts.colours.shape == (len(parts), 3)
     assert np.all(d.boxes[:, 2] >= d.boxes[:, 0]) and np.all(d.boxes[:, 2] <= 48)
     valid = d.areas > 0
     np.testing.assert_allclose(d.depths[valid], 3.0)

@@ -117,7 +117,8 @@ def test_recorder_with_relink_keeps_the_id_of_an_object_that_turned_while_hidden
 
 @pytest.mark.parametrize("field,value", [("split_gap", 1), ("sigma", 0.0), ("online_bonus", -1.0),
                                          ("time_slack", -0.5), ("aspect_sigma", 0.0), ("scale_growth", -0.1),
-                                         ("across_growth", 1.5), ("contest_gate", -1.0)])
+                                         ("across_growth", 1.5), ("contest_gate", -1.0), ("colour_sigma", -0.1),
+                                         ("colour_veto", -0.1), ("colour_jump", -0.1), ("nested_gate", -1.0)])
 def test_bad_config_is_refused(field, value):
     with pytest.raises(ValueError, match="RelinkConfig"):
         RelinkConfig(**{field: value}).validate()
@@ -284,3 +285,44 @@ def test_a_piece_too_short_to_link_keeps_the_live_trackers_association():
     other = Tracklet(np.arange(18, 25), path([(0, 100, 100), (40, 180, 100)], np.arange(18, 25)), source=2, piece=0)
     chains = relink([pieces[0], pieces[1], other], RelinkConfig())
     assert [1] in chains and all(1 not in c for c in chains if len(c) > 1), chains
+
+
+def test_colour_decides_where_motion_cannot():
+    # As above, with the detections' mean chromaticity instead of embeddings: A (red) and B (blue) come
+    # out of one occluder swapped in the image.
+    before, after = range(0, 20), range(35, 55)
+    upper = path([(0, 40, 50), (55, 150, 50)], range(55))
+    lower = path([(0, 40, 58), (55, 150, 58)], range(55))
+    red, blue = np.array([0.7, 0.15, 0.15]), np.array([0.15, 0.2, 0.65])
+    pieces = [Tracklet(np.array(before), upper[list(before)], 1, colour=red),
+              Tracklet(np.array(before), lower[list(before)], 2, colour=blue),
+              Tracklet(np.array(after), lower[list(after)], 3, colour=red),    # A came out on the lower lane
+              Tracklet(np.array(after), upper[list(after)], 4, colour=blue)]
+    assert sorted(map(sorted, relink(pieces, RelinkConfig(colour_sigma=0.05)))) == [[0, 2], [1, 3]]
+    assert sorted(map(sorted, relink(pieces, RelinkConfig()))) == [[0, 3], [1, 2]], "motion alone: the lanes"
+    vetoed = relink(pieces[:1] + pieces[3:], RelinkConfig(colour_sigma=10.0, colour_veto=0.1))
+    assert sorted(map(sorted, vetoed)) == [[0], [1]], "another colour: never linked"
+
+
+def test_split_frames_cuts_where_the_colour_jumps():
+    frames = np.arange(10)
+    colours = np.tile([0.5, 0.3, 0.2], (10, 1))
+    colours[6:] = [0.2, 0.3, 0.5]                  # the live track went on with another object at frame 6
+    colours[2] = np.nan                            # a frame without a colour neither cuts nor hides the jump
+    colours[3] += 0.01                             # a small change does not cut
+    runs = split_frames(frames, 3, colours=colours, colour_jump=0.07)
+    assert [r.tolist() for r in runs] == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9]]
+    assert len(split_frames(frames, 3, colours=colours)) == 1, "colour_jump 0: off"
+
+
+def test_two_live_tracks_that_take_turns_on_one_object_become_one():
+    # One object walks right at 3 px a frame, hidden every few frames. The live tracker had two tracks
+    # on it that took turns (1: frames 0-9 and 30-39; 2: frames 15-24 and 45-54), each with a live link
+    # over the other's piece. With a strong live bonus those two links win; the nested rule takes their
+    # bonus away, and the object is one chain.
+    whole = path([(0, 40, 50), (60, 220, 50)], range(60))
+    spans = [(range(0, 10), 1, 0), (range(15, 25), 2, 0), (range(30, 40), 1, 1), (range(45, 55), 2, 1)]
+    pieces = [Tracklet(np.array(r), whole[list(r)], source=s, piece=p) for r, s, p in spans]
+    strong = RelinkConfig(online_bonus=5.0, contest_gate=0.0)    # as behind the slot detector
+    assert sorted(relink(pieces, strong)) == [[0, 2], [1, 3]], "the scene must be one the bonus decides"
+    assert relink(pieces, RelinkConfig(online_bonus=5.0, contest_gate=0.0, nested_gate=3.0)) == [[0, 1, 2, 3]]

@@ -95,7 +95,7 @@ def run(args) -> int:
                                          tracker.config, appearance=True)
             rec.add(frame.index, out, dets.embeddings, dets.depths,
                     detection_occluder_sides(dets.boxes, dets.depths, frame.depth,
-                                             tracker.config.occluder_depth_ratio))
+                                             tracker.config.occluder_depth_ratio), dets.colours)
             for b, s in zip(dets.boxes, dets.scores):
                 det_lines.append(f"{frame.index + 1},-1,{b[0]:.2f},{b[1]:.2f},{b[2] - b[0]:.2f},{b[3] - b[1]:.2f},"
                                  f"{s:.4f},-1,-1,-1")

@@ -21,12 +21,17 @@ terms are added: of scale, tolerated more the longer the gap (the object may hav
 away while hidden or out of view), and of aspect (width / height), which depth changes little. A
 tracklet too short for a velocity moves as the other side does. With ``appearance_sigma`` > 0,
 pieces that carry detector embeddings (their unit mean) also pay 0.5 ((1 - cosine) /
-appearance_sigma)^2, and none below ``appearance_veto`` is linked. Links the live tracker made (the
+appearance_sigma)^2, and none below ``appearance_veto`` is linked. Pieces that carry the detections'
+mean chromaticity (``Detections.colours``: shading cancels in it, so an object keeps it through light and
+shadow) pay 0.5 (|difference| / ``colour_sigma``)^2, none beyond ``colour_veto`` is linked, and a track
+is also cut where two successive observations differ by more than ``colour_jump`` (the live tracker
+went on with another object). Links the live tracker made (the
 same id on both sides of the gap) get ``online_bonus`` off their cost, except across a cut at a jump
 and where two of them cross: the live tracker gave two objects hidden together the ids the other
 fits as well (``contest_gate``), and the motion after the gap decides alone. A piece too short to
 be linked (fewer than ``min_observations``) stays where the live tracker put it, between its live
-neighbours, rather than becoming an id of its own.
+neighbours, rather than becoming an id of its own. A live link with another piece inside its gap that
+fits both of its ends (``nested_gate``) gets no bonus either: two live tracks took turns on one object.
 Where what leaves the view never comes back (Sprites-MOT; ``border_links=False``), a piece that ends
 (starts) at the image border is linked only as the live tracker linked it: otherwise objects that
 leave and others that come in would be joined.
@@ -69,10 +74,21 @@ class RelinkConfig:
     #                               out and come back); False where what leaves never returns (Sprites-MOT)
     appearance_sigma: float = 0.0  # > 0: pieces with embeddings also pay 0.5 ((1 - cosine) / this)^2
     appearance_veto: float = -1.0  # ... and are never linked (except as the live tracker did) below this cosine
+    colour_sigma: float = 0.0     # > 0: pieces with colours also pay 0.5 (|chromaticity difference| / this)^2
+    colour_veto: float = 0.0      # > 0: ... and never linked (except as the live tracker did) beyond this difference
+    colour_jump: float = 0.0      # > 0: also cut where two successive observations differ this much in colour
+    nested_gate: float = 0.0      # > 0: a live link loses its bonus where another piece fits inside its gap (its cost
+    #                               from the link's end and to the link's start both within this many sigmas):
+    #                               two live tracks took turns on one object
     time_slack: float = 1.0       # > 0: the two paths may meet at any times t, u with t + u <= this x the gap
     #                               (the object may have stopped); 0: at t + u = gap exactly
 
     def validate(self) -> None:
+        colour = {"colour_sigma": self.colour_sigma, "colour_veto": self.colour_veto, "colour_jump": self.colour_jump,
+                  "nested_gate": self.nested_gate}
+        bad = {k: v for k, v in colour.items() if not v >= 0}
+        if bad:
+            raise ValueError(f"RelinkConfig: {sorted(bad)} must be >= 0 (0 = off), got {bad}")
         if self.split_gap < 2 or self.max_gap < 1 or self.fit_frames < 2 or self.min_observations < 1:
             raise ValueError(f"RelinkConfig: split_gap >= 2, max_gap >= 1, fit_frames >= 2, min_observations >= 1; "
                              f"got {self.split_gap}, {self.max_gap}, {self.fit_frames}, {self.min_observations}")
@@ -97,6 +113,7 @@ class Tracklet:
     border_start: bool = False    # its first box touches the image border (it came into view)
     border_end: bool = False      # its last box touches the image border (it left the view)
     embedding: np.ndarray | None = None  # (D,) unit mean appearance embedding of its detections, if any
+    colour: np.ndarray | None = None     # (3,) median chromaticity of its detections, if known
 
     @property
     def start(self) -> int:
@@ -108,7 +125,7 @@ class Tracklet:
 
 
 def split_frames(frames: np.ndarray, split_gap: int, min_run: int = 1, boxes: np.ndarray | None = None,
-                 jump: float = 0.0) -> list[np.ndarray]:
+                 jump: float = 0.0, colours: np.ndarray | None = None, colour_jump: float = 0.0) -> list[np.ndarray]:
     """Ascending observed frames -> runs, cut where ``split_gap`` or more frames in a row are missing.
 
     With ``boxes`` ((n, 4) xyxy) and ``jump`` > 0, also cut where an observation lies more than
@@ -116,7 +133,9 @@ def split_frames(frames: np.ndarray, split_gap: int, min_run: int = 1, boxes: np
     a false positive); a point after such a jump that lies near the jumped one starts a new run with it
     (the run before ended in a false positive or another object). A run of fewer than ``min_run``
     frames is not cut off: it stays with the run before it (the first run, with the one after it), as
-    the live tracker associated it.
+    the live tracker associated it. With ``colours`` ((n, 3) chromaticities, NaN where unknown) and
+    ``colour_jump`` > 0, also cut where two successive observations with colours differ by more than
+    that (the live tracker went on with another object of the same motion).
     """
     frames = np.asarray(frames)
     if len(frames) == 0:
@@ -150,6 +169,10 @@ def split_frames(frames: np.ndarray, split_gap: int, min_run: int = 1, boxes: np
                     cut[k], run_start, jumped = True, k, True
             if k - run_start >= 1:
                 anchor = [k - 1, k]
+    if colours is not None and colour_jump > 0 and len(frames) >= 2:
+        known = np.flatnonzero(~np.isnan(colours).any(axis=1))
+        steps = np.linalg.norm(np.diff(colours[known], axis=0), axis=1)
+        cut[known[1:][steps > colour_jump]] = True
     runs = np.split(frames, np.flatnonzero(cut))
     merged: list[np.ndarray] = []
     for r in runs:
@@ -282,6 +305,11 @@ def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[l
                 if sim < cfg.appearance_veto and not online:
                     continue
                 c += 0.5 * ((1.0 - sim) / cfg.appearance_sigma) ** 2
+            if cfg.colour_sigma > 0 and ti.colour is not None and tj.colour is not None:
+                dist = float(np.linalg.norm(ti.colour - tj.colour))
+                if cfg.colour_veto > 0 and dist > cfg.colour_veto and not online:
+                    continue
+                c += 0.5 * (dist / cfg.colour_sigma) ** 2
             raw[i, j] = c
             # The live tracker's links count extra, except across a cut at a jump (not at a gap): there its
             # association is the one in doubt.
@@ -297,6 +325,15 @@ def relink(tracklets: list[Tracklet], cfg: RelinkConfig | None = None) -> list[l
         for i, j in live:
             if any(k != i and raw.get((i, m), np.inf) < contest and raw.get((k, j), np.inf) < contest
                    for k, m in live):
+                bonus[i, j] = 0.0
+    if cfg.nested_gate > 0:
+        # A live link i -> j with a piece k inside its gap that fits both ends: the live tracker's tracks took
+        # turns on one object (i -> k -> j is one object, and k's own live links skip over i's and j's pieces).
+        nested = 0.5 * cfg.nested_gate ** 2
+        for i, j in list(bonus):
+            if any(tracklets[i].end < tk.start and tk.end < tracklets[j].start
+                   and raw.get((i, k), np.inf) < nested and raw.get((k, j), np.inf) < nested
+                   for k, tk in enumerate(tracklets)):
                 bonus[i, j] = 0.0
     for (i, j), c in raw.items():
         c = c - gate - bonus.get((i, j), 0.0)

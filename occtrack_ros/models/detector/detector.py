@@ -14,6 +14,7 @@ from occtrack_ros.models.detector.head import (
     describe_regions,
     masks_from_logits,
     merge_same_colour_parts,
+    region_colours,
     run_head,
     split_components,
 )
@@ -99,6 +100,9 @@ class ObjectDetector:
         if self.cfg.split_components:
             return self._components(host, frames, depth is not None)
         result = []
+        masks = host["masks"]                                               # (T, K, H, W)
+        regions = (np.arange(masks.shape[1])[None, :, None, None] == masks.argmax(axis=1)[:, None]) & (
+            masks >= self.cfg.mask_threshold)
         for i in range(len(frames)):
             keep = host["scores"][i] >= self.cfg.score_threshold
             result.append(Detections(
@@ -108,6 +112,8 @@ class ObjectDetector:
                 areas=host["areas"][i][keep].astype(np.float32),
                 depths=host["depths"][i][keep].astype(np.float32) if depth is not None else None,
                 masks=host["masks"][i][keep].astype(np.float32) if self.return_masks else None,
+                colours=(region_colours(regions[i][keep], frames[i].image)
+                         if regions.shape[2:] == frames[i].image.shape[:2] else None),
             ))
         return result, host["masks"].argmax(axis=1).astype(np.int32)
 
@@ -209,6 +215,7 @@ def frame_components(masks: np.ndarray, feats: np.ndarray, grid: int, cfg: Detec
         centroids=d["centroids"][keep], areas=d["areas"][keep],
         depths=d["depths"][keep] if depth is not None else None,
         masks=d["masks"][keep] if return_masks else None,
+        colours=region_colours(comp_regions[keep], image) if image is not None else None,
     ), labels
 
 

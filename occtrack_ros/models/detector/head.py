@@ -305,3 +305,21 @@ def merge_same_colour_parts(comp_masks: np.ndarray, comp_regions: np.ndarray, la
     # labels: part j -> its group's new index; R + slot (pixels of no part) -> n + slot
     labels = np.where(labels < r, new_index[roots[np.minimum(labels, r - 1)]], labels - r + n).astype(labels.dtype)
     return comp_masks[keep], comp_regions[keep], labels
+
+
+def region_colours(regions: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """Boolean regions (R, H, W) of an (H, W, 3) image -> (R, 3) float32 chromaticity of their mean colour.
+
+    ``rgb / (r + g + b)`` of the region's mean RGB: shading and brightness patterns cancel, so it is a
+    cheap appearance cue that stays put while an object turns or moves through light and shadow (the
+    offline re-linking compares it across gaps). An empty region gives (1/3, 1/3, 1/3).
+    """
+    regions = np.asarray(regions)
+    image = np.asarray(image)
+    if regions.ndim != 3 or image.shape[:2] != regions.shape[1:] or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"region_colours: regions (R, H, W) and an (H, W, 3) image of the same size, got "
+                         f"{regions.shape} and {image.shape}")
+    w = regions.reshape(len(regions), regions.shape[1] * regions.shape[2]).astype(np.float32)
+    mean = w @ image.reshape(-1, 3).astype(np.float32) / np.maximum(w.sum(axis=1, keepdims=True), 1.0)
+    total = mean.sum(axis=1, keepdims=True)
+    return np.where(total > 0, mean / np.maximum(total, 1e-9), np.float32(1 / 3)).astype(np.float32)
