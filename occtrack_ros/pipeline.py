@@ -58,7 +58,8 @@ class PipelineConfig:
 # (session 23; the detector boxes only the part in view). It splits some objects into parts: a box inside
 # another at the same depth is ignored (session 23).
 SLOT_DETECTOR_TRACKER_OVERRIDES = {"report_measured_box": True, "offline_occluder_completion": True,
-                                   "offline_lead_frames": 2, "offline_border_frames": 1, "fragment_ioa": 0.8}
+                                   "offline_lead_frames": 2, "offline_border_frames": 1, "fragment_ioa": 0.8,
+                                   "offline_smooth_frames": 5}
 
 
 @dataclass

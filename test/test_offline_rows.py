@@ -467,3 +467,42 @@ def test_a_track_that_goes_out_and_comes_back_is_carried_to_the_border_where_it_
     assert set(slivers) <= set(got), f"slivers {slivers} not written: {sorted(set(slivers) - set(got))}"
     for f in slivers:
         np.testing.assert_allclose(_xyxy(got[f]), [x1(f), 40.0, x1(f) + 30.0, 80.0], atol=1.5, err_msg=f"frame {f}")
+
+
+def test_smoothing_takes_the_frame_to_frame_jitter_out_of_observed_boxes():
+    # One object at constant velocity, its boxes jittered by about a pixel (a small object's mask edges).
+    rng = np.random.default_rng(0)
+    truth = np.array([box(i) for i in range(40)], float)
+    noisy = truth + rng.normal(0.0, 1.0, truth.shape)
+
+    def rows(smooth_frames):
+        tracker = make_tracker(TrackerConfig(fps=10.0, report_measured_box=True))
+        rec = OfflineRecorder((640, 480), backfill=True, smooth_frames=smooth_frames)
+        for i in range(40):
+            rec.add(i, tracker.step(Detections(boxes=noisy[i:i + 1].astype(np.float32), scores=np.ones(1)), frame(i)))
+        got = by_frame(rec.rows())
+        return np.stack([_xyxy(got[i]) for i in range(40)])
+
+    raw, smooth = rows(0), rows(5)
+    np.testing.assert_allclose(raw, noisy, atol=0.01)
+    err_raw, err_smooth = np.abs(raw - truth).mean(), np.abs(smooth - truth).mean()
+    assert err_smooth < 0.6 * err_raw, (err_raw, err_smooth)
+    with pytest.raises(ValueError, match="smooth_frames"):
+        OfflineRecorder((640, 480), smooth_frames=4)
+    with pytest.raises(ValueError, match="offline_smooth_frames"):
+        TrackerConfig(offline_smooth_frames=1).validate()
+
+
+def test_smoothing_leaves_boxes_the_border_cuts_alone():
+    from occtrack_ros.tracking.offline import _Row, _smoothed
+
+    rng = np.random.default_rng(1)
+    boxes = [np.array([20.0 + 3 * i, 50.0, 50.0 + 3 * i, 80.0]) + rng.normal(0, 1, 4) for i in range(11)]
+    boxes[6] = np.array([0.0, 40.0, 12.0, 60.0])              # a box the left border cuts
+    rows = [_Row(i, 1, b, 1.0, True, True) for i, b in enumerate(boxes)]
+    rows.append(_Row(11, 1, np.array([60.0, 50.0, 90.0, 80.0]), 1.0, False, True))   # coasting: not observed
+    out = _smoothed(rows, 5, (200, 120))
+    np.testing.assert_array_equal(out[6].box, boxes[6])
+    np.testing.assert_array_equal(out[11].box, rows[11].box)
+    assert all(not np.allclose(out[i].box, boxes[i]) for i in range(6)), "the run before the cut box is smoothed"
+    assert all(np.array_equal(out[i].box, boxes[i]) for i in range(7, 11)), "the run after it is too short"

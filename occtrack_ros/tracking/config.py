@@ -150,6 +150,12 @@ class TrackerConfig:
     #                                   gt tuning HOTA -0.3 at 2, -2.1 at 3) (weights/tracker.md, session 22).
     #                                   Written while 5 % of the box is in view (an object coming back into
     #                                   the view): tuning 30-69 / 70-149 HOTA +0.5 / +0.5 (session 23)
+    offline_smooth_frames: int = 0    # odd >= 3, offline rows only (OfflineRecorder's smooth_frames): observed boxes
+    #                                   are smoothed along each run of consecutive observations by a local line
+    #                                   through this many frames (scipy's savgol_filter), boxes the image border
+    #                                   cuts left alone. On (5) behind the slot detector, whose boxes of objects
+    #                                   10-20 px across jitter by a pixel from frame to frame: tuning seeds 30-69
+    #                                   HOTA 77.7 -> 79.0 (weights/tracker.md, session 25); 0 = off
     offline_merge_ratio: float = 0.0  # > 1, offline rows only (OfflineRecorder's merge_ratio): an observed box
     #                                   more than this x the area of the track's own boxes around it, over
     #                                   another track's box, is two objects boxed as one; it is re-written on
@@ -211,6 +217,9 @@ class TrackerConfig:
         if self.offline_lead_frames < 0:
             raise ValueError(f"TrackerConfig.offline_lead_frames must be >= 0 (0 = off), got "
                              f"{self.offline_lead_frames}")
+        if self.offline_smooth_frames != 0 and (self.offline_smooth_frames < 3 or self.offline_smooth_frames % 2 == 0):
+            raise ValueError(f"TrackerConfig.offline_smooth_frames must be 0 (off) or odd and >= 3, got "
+                             f"{self.offline_smooth_frames}")
         if self.offline_border_frames < 0:
             raise ValueError(f"TrackerConfig.offline_border_frames must be >= 0 (0 = off), got "
                              f"{self.offline_border_frames}")

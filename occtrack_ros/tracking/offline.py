@@ -4,6 +4,9 @@ A live tracker must decide each frame's rows at that frame. Offline (``occtrack 
 track-dets`` on a recorded sequence) the whole track is known before a row is written, so things
 the live tracker cannot do become possible, as in ByteTrack's and OC-SORT's offline post-processing:
 
+- **smoothing** (``smooth_frames`` >= 3, optional): each live track's observed boxes are smoothed along
+  its runs of consecutive observations (a least-squares line through that many frames, scipy's
+  ``savgol_filter``), boxes the image border cuts left alone: small objects' boxes jitter by a pixel;
 - **re-linking** (``relink``, optional): the tracks are cut at gaps of a few unobserved frames and
   the pieces joined again by an assignment that also uses each piece's motion after the gap, so
   an object that turned or stopped while hidden gets its old id back; it runs before the gaps
@@ -66,6 +69,37 @@ class _Row:
     colour: np.ndarray | None = None     # (3,) mean chromaticity of the associated detection (Detections.colours)
 
 
+def _smoothed(rows: list[_Row], window: int, image_size: tuple[int, int] | None) -> list[_Row]:
+    """The rows with each live track's observed boxes smoothed along its runs of consecutive observations.
+
+    Each box coordinate is replaced by the value at that frame of a least-squares line through the
+    ``window`` frames around it (``scipy.signal.savgol_filter``, order 1; a run's ends take the line
+    fitted to its first or last ``window`` frames). Runs shorter than ``window`` and boxes the image
+    border cuts (their outer edge is the border, not the object) keep their boxes.
+    """
+    from scipy.signal import savgol_filter
+
+    runs: dict[int, list[list[int]]] = defaultdict(list)       # track id -> runs of indices into rows
+    last: dict[int, int] = {}
+    for k in sorted((k for k, r in enumerate(rows) if r.observed and not touches_border(r.box, image_size)),
+                    key=lambda k: (rows[k].track_id, rows[k].frame)):
+        r = rows[k]
+        if last.get(r.track_id) == r.frame - 1:
+            runs[r.track_id][-1].append(k)
+        else:
+            runs[r.track_id].append([k])
+        last[r.track_id] = r.frame
+    out = list(rows)
+    for track_runs in runs.values():
+        for run in track_runs:
+            if len(run) < window:
+                continue
+            smooth = savgol_filter(np.stack([rows[k].box for k in run]), window, 1, axis=0, mode="interp")
+            for k, box in zip(run, smooth):
+                out[k] = replace(rows[k], box=box)
+    return out
+
+
 def _between(f0: int, x0: np.ndarray, f1: int, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear interpolation of value vectors ``x0`` (at frame f0) and ``x1`` (at f1).
 
@@ -82,10 +116,13 @@ class OfflineRecorder:
     def __init__(self, image_size: tuple[int, int] | None = None, max_gap_frames: int = 0,
                  backfill: bool = True, states: tuple = MOT_STATES, relink: RelinkConfig | None = None,
                  view_size: tuple[int, int] | None = None, border_frames: int = 0,
-                 occluder_completion: bool = False, merge_ratio: float = 0.0, lead_frames: int = 0):
+                 occluder_completion: bool = False, merge_ratio: float = 0.0, lead_frames: int = 0,
+                 smooth_frames: int = 0):
         if max_gap_frames < 0 or border_frames < 0 or lead_frames < 0:
             raise ValueError(f"OfflineRecorder: max_gap_frames, border_frames and lead_frames must be >= 0, got "
                              f"{max_gap_frames}, {border_frames}, {lead_frames}")
+        if smooth_frames != 0 and (smooth_frames < 3 or smooth_frames % 2 == 0):
+            raise ValueError(f"OfflineRecorder: smooth_frames must be 0 (off) or odd and >= 3, got {smooth_frames}")
         if not merge_ratio == 0 and not merge_ratio > 1:
             raise ValueError(f"OfflineRecorder: merge_ratio must be 0 (off) or > 1, got {merge_ratio}")
         if relink is not None:
@@ -96,6 +133,7 @@ class OfflineRecorder:
         self.border_frames = int(border_frames)           # > 0 (needs image_size): extend tracks to the border
         self.occluder_completion = occluder_completion    # complete boxes cut by nearer objects
         self.lead_frames = int(lead_frames)               # > 0: write a track this far back before it came back
+        self.smooth_frames = int(smooth_frames)           # >= 3: smooth observed boxes over this many frames
         self._rows: list[_Row] = []
         self._parent: dict[int, int] = {}
         self._last_frame = -1
@@ -138,7 +176,7 @@ class OfflineRecorder:
         """(N, 7) float rows: frame (1-based), id, x, y, w, h, conf; sorted by frame, then id."""
         by_id: dict[int, dict[int, _Row]] = defaultdict(dict)
         reported: set[int] = set()
-        for r in self._rows:
+        for r in (_smoothed(self._rows, self.smooth_frames, self.image_size) if self.smooth_frames else self._rows):
             root = self._root(r.track_id) if self.backfill else r.track_id
             if r.wanted:
                 reported.add(root)
@@ -629,4 +667,5 @@ def recorder_from_args(args, fps: float, image_size, states, config: TrackerConf
     return OfflineRecorder(image_size, int(round(args.interpolate * fps)), args.backfill, states, relink=relink,
                            border_frames=config.offline_border_frames,
                            occluder_completion=config.offline_occluder_completion,
-                           merge_ratio=config.offline_merge_ratio, lead_frames=config.offline_lead_frames)
+                           merge_ratio=config.offline_merge_ratio, lead_frames=config.offline_lead_frames,
+                           smooth_frames=config.offline_smooth_frames)
