@@ -190,20 +190,27 @@ def test_where_objects_never_return_a_piece_that_left_is_not_joined_to_one_that_
     assert sorted(map(sorted, relink(pieces, RelinkConfig(border_links=False)))) == [[0], [1]]
 
 
-def test_appearance_decides_where_motion_cannot():
+@pytest.mark.parametrize("cue", ["embedding", "colour"])
+def test_appearance_decides_where_motion_cannot(cue):
     # A and B walk side by side into one occluder and come out side by side, swapped in the image:
-    # by motion alone either pairing costs the same (both paths meet); their embeddings tell them apart.
+    # by motion alone either pairing costs the same (both paths meet); their embeddings, or their
+    # colours (the detections' mean chromaticity), tell them apart.
     before, after = range(0, 20), range(35, 55)
     upper = path([(0, 40, 50), (55, 150, 50)], range(55))
     lower = path([(0, 40, 58), (55, 150, 58)], range(55))
-    ea, eb = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
-    pieces = [Tracklet(np.array(before), upper[list(before)], 1, embedding=ea),
-              Tracklet(np.array(before), lower[list(before)], 2, embedding=eb),
-              Tracklet(np.array(after), lower[list(after)], 3, embedding=ea),   # A came out on the lower lane
-              Tracklet(np.array(after), upper[list(after)], 4, embedding=eb)]
-    assert sorted(map(sorted, relink(pieces, RelinkConfig(appearance_sigma=0.1)))) == [[0, 2], [1, 3]]
+    if cue == "embedding":
+        look_a, look_b = {"embedding": np.array([1.0, 0.0, 0.0])}, {"embedding": np.array([0.0, 1.0, 0.0])}
+        on, veto = RelinkConfig(appearance_sigma=0.1), RelinkConfig(appearance_sigma=10.0, appearance_veto=0.5)
+    else:
+        look_a, look_b = {"colour": np.array([0.7, 0.15, 0.15])}, {"colour": np.array([0.15, 0.2, 0.65])}
+        on, veto = RelinkConfig(colour_sigma=0.05), RelinkConfig(colour_sigma=10.0, colour_veto=0.1)
+    pieces = [Tracklet(np.array(before), upper[list(before)], 1, **look_a),
+              Tracklet(np.array(before), lower[list(before)], 2, **look_b),
+              Tracklet(np.array(after), lower[list(after)], 3, **look_a),   # A came out on the lower lane
+              Tracklet(np.array(after), upper[list(after)], 4, **look_b)]
+    assert sorted(map(sorted, relink(pieces, on))) == [[0, 2], [1, 3]]
     assert sorted(map(sorted, relink(pieces, RelinkConfig()))) == [[0, 3], [1, 2]], "motion alone: the lanes"
-    vetoed = relink(pieces[:1] + pieces[3:], RelinkConfig(appearance_sigma=10.0, appearance_veto=0.5))
+    vetoed = relink(pieces[:1] + pieces[3:], veto)
     assert sorted(map(sorted, vetoed)) == [[0], [1]], "looks unlike: never linked"
 
 
@@ -285,23 +292,6 @@ def test_a_piece_too_short_to_link_keeps_the_live_trackers_association():
     other = Tracklet(np.arange(18, 25), path([(0, 100, 100), (40, 180, 100)], np.arange(18, 25)), source=2, piece=0)
     chains = relink([pieces[0], pieces[1], other], RelinkConfig())
     assert [1] in chains and all(1 not in c for c in chains if len(c) > 1), chains
-
-
-def test_colour_decides_where_motion_cannot():
-    # As above, with the detections' mean chromaticity instead of embeddings: A (red) and B (blue) come
-    # out of one occluder swapped in the image.
-    before, after = range(0, 20), range(35, 55)
-    upper = path([(0, 40, 50), (55, 150, 50)], range(55))
-    lower = path([(0, 40, 58), (55, 150, 58)], range(55))
-    red, blue = np.array([0.7, 0.15, 0.15]), np.array([0.15, 0.2, 0.65])
-    pieces = [Tracklet(np.array(before), upper[list(before)], 1, colour=red),
-              Tracklet(np.array(before), lower[list(before)], 2, colour=blue),
-              Tracklet(np.array(after), lower[list(after)], 3, colour=red),    # A came out on the lower lane
-              Tracklet(np.array(after), upper[list(after)], 4, colour=blue)]
-    assert sorted(map(sorted, relink(pieces, RelinkConfig(colour_sigma=0.05)))) == [[0, 2], [1, 3]]
-    assert sorted(map(sorted, relink(pieces, RelinkConfig()))) == [[0, 3], [1, 2]], "motion alone: the lanes"
-    vetoed = relink(pieces[:1] + pieces[3:], RelinkConfig(colour_sigma=10.0, colour_veto=0.1))
-    assert sorted(map(sorted, vetoed)) == [[0], [1]], "another colour: never linked"
 
 
 def test_split_frames_cuts_where_the_colour_jumps():
