@@ -56,10 +56,12 @@ class PipelineConfig:
 # lags, so the detection box is reported (weights/tracker.md, session 9). Its boxes are modal: offline,
 # those cut by a nearer object are completed (session 15), and so are those the image border cuts
 # (session 23; the detector boxes only the part in view). It splits some objects into parts: a box inside
-# another at the same depth is ignored (session 23).
+# another at the same depth is ignored (session 23). Session 25: its boxes jitter by a pixel, so offline they
+# are smoothed over 5 frames, and each detection's colour (chromaticity) vetoes matches to a track of another
+# colour (0.1; an object's chromaticity stays within 0.044 of its median in 99 % of frames, objects differ by 0.19).
 SLOT_DETECTOR_TRACKER_OVERRIDES = {"report_measured_box": True, "offline_occluder_completion": True,
                                    "offline_lead_frames": 2, "offline_border_frames": 1, "fragment_ioa": 0.8,
-                                   "offline_smooth_frames": 5}
+                                   "offline_smooth_frames": 5, "colour_veto": 0.1}
 
 
 @dataclass

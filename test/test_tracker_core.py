@@ -833,3 +833,29 @@ def test_max_over_the_other_detections_matches_brute_force():
         brute = np.array([[max((m[i, k] for k in range(N) if k != j), default=0.0) for j in range(N)]
                           for i in range(T)])
         np.testing.assert_array_equal(_max_excluding_self(m), brute)
+
+
+def test_a_track_never_takes_a_detection_of_another_colour():
+    # A (red) walks right and is hidden from frame 15; from frame 20 B (blue) walks on exactly the path A
+    # was predicted on. By motion B is A; by colour (the detections' mean chromaticity) it is not.
+    red, blue = [0.7, 0.15, 0.15], [0.15, 0.2, 0.65]
+
+    def ids(veto):
+        tracker = make_tracker(TrackerConfig(fps=10.0, colour_veto=veto))
+        a, b = set(), set()
+        for i in range(30):
+            if 15 <= i < 20:
+                d = dets([])
+            else:
+                d = dets([[100 + 6 * i, 200, 130 + 6 * i, 240]], colours=np.array([red if i < 15 else blue]))
+            for t in tracker.step(d, frame(i)).tracks:
+                if t.detection_index >= 0:
+                    (a if i < 15 else b).add(t.track_id)
+        return a, b
+
+    a, b = ids(0.0)
+    assert a == b, "the scene must be one the motion alone gives to A"
+    a, b = ids(0.1)
+    assert len(a) == 1 and a.isdisjoint(b), (a, b)
+    with pytest.raises(ValueError, match="colour_veto"):
+        TrackerConfig(colour_veto=-0.1).validate()

@@ -66,6 +66,9 @@ class TrackerConfig:
     #                                   session 18 (tuning seeds 30-45 and sprites 18-21; 0.95 before)
     reid_veto_similarity: float = 0.9  # ... and never matches a detection that looks less alike than this (a
     #                                   different object crossing its predicted path); only with reid enabled
+    colour_veto: float = 0.0          # > 0: a track never matches (nor, hidden, takes over) a detection whose mean
+    #                                   chromaticity (Detections.colours) differs from its running colour by more
+    #                                   than this; 0 = off (boxes only have no colour)
     hidden_spread_power: float = 1.0  # a hidden track's motion score is scaled by (reappear_sigma / its current
     #                                   reappearance sigma)^this, and a take-over must satisfy 0.5 (d / sigma)^2 +
     #                                   this * log(sigma / reappear_sigma) <= 0.5 reid_confirm_sigmas^2: a density
@@ -195,6 +198,8 @@ class TrackerConfig:
         return cfg
 
     def validate(self) -> None:
+        if not self.colour_veto >= 0:
+            raise ValueError(f"TrackerConfig.colour_veto must be >= 0 (0 = off), got {self.colour_veto}")
         if not 0.0 <= self.fragment_ioa <= 1.0:
             raise ValueError(f"TrackerConfig.fragment_ioa must be in [0, 1] (0 = off), got {self.fragment_ioa}")
         if self.n_init < 1:

@@ -28,6 +28,7 @@ class FrameNodes:
     embeddings: np.ndarray | None       # (N, D) L2-normalised, or None
     depths: np.ndarray | None           # (N,) [m] or None
     positions: np.ndarray | None        # (N, 3) world (or camera) frame [m], or None
+    colours: np.ndarray | None = None   # (N, 3) mean chromaticity, or None
 
 
 @dataclass

@@ -31,6 +31,7 @@ class TrackRecord:
     depth: float | None = None          # [m] current (predicted or observed) depth in the camera
     memory: np.ndarray | None = None    # (H,) GRU state of the learned graph
     embedding: np.ndarray | None = None  # (D,) running mean appearance embedding
+    colour: np.ndarray | None = None     # (3,) running mean chromaticity of its detections
     detection_index: int = -1
     prior_center: np.ndarray | None = None  # (2,) predicted centre before this frame's correction
     full_size: np.ndarray | None = None  # (2,) w, h of the whole object, from boxes nothing cut

@@ -413,7 +413,10 @@ class Tracker:
                     positions, depths = None, None   # mixed validity: fall back to image space this frame
             if positions is not None and self._T_cur is not None:
                 positions = positions @ self._T_cur[:3, :3].T + self._T_cur[:3, 3]
-        return FrameNodes(boxes=dets.boxes, scores=dets.scores, embeddings=emb, depths=depths, positions=positions)
+        colours = (np.asarray(dets.colours, np.float64).reshape(-1, 3)
+                   if dets.colours is not None and len(dets) else None)
+        return FrameNodes(boxes=dets.boxes, scores=dets.scores, embeddings=emb, depths=depths, positions=positions,
+                          colours=colours)
 
     def _graph_inputs(self, nodes: FrameNodes) -> dict:
         c = self.config
@@ -578,6 +581,13 @@ class Tracker:
             reid_prob = 0.5 + 0.5 * (sim - c.reid_min_similarity) / max(1.0 - c.reid_min_similarity, 1e-6)
             prob = np.where(reid, np.maximum(prob, reid_prob), prob)
             gate = (gate | reid) & ~(hidden & (sim < c.reid_veto_similarity))
+        if c.colour_veto > 0 and nodes.colours is not None and len(self.tracks):
+            # Another colour is another object, whatever the motion and the embeddings say.
+            known = np.array([t.colour is not None for t in self.tracks])
+            if known.any():
+                tc = np.array([t.colour if t.colour is not None else np.full(3, np.nan) for t in self.tracks])
+                dist = np.linalg.norm(tc[:, None, :] - nodes.colours[None, :, :], axis=2)      # (T, N)
+                gate &= ~(known[:, None] & (dist > c.colour_veto))
         return np.where(gate, prob, 0.0)
 
     def _learned_probability(self, graph: dict) -> np.ndarray:
@@ -665,6 +675,9 @@ class Tracker:
             if nodes.embeddings is not None:
                 e = nodes.embeddings[j]
                 t.embedding = e.copy() if t.embedding is None else 0.8 * t.embedding + 0.2 * e
+            if nodes.colours is not None:
+                col = nodes.colours[j]
+                t.colour = col.copy() if t.colour is None else 0.8 * t.colour + 0.2 * col
             if nodes.positions is not None:
                 self._update_3d(t, nodes.positions[j], float(nodes.depths[j]), gap)
             was_tentative = t.state == TrackState.TENTATIVE
@@ -852,6 +865,13 @@ class Tracker:
                 sim = unit_rows(np.array([hidden[a].embedding for a in eh])) @ unit_rows(
                     np.array([new[b].embedding for b in en])).T
                 ok[np.ix_(eh, en)] &= sim >= c.reid_veto_similarity
+        if c.colour_veto > 0:
+            ch = [a for a, t in enumerate(hidden) if t.colour is not None]
+            cn = [b for b, t in enumerate(new) if t.colour is not None]
+            if ch and cn:
+                dist = np.linalg.norm(np.array([hidden[a].colour for a in ch])[:, None, :]
+                                      - np.array([new[b].colour for b in cn])[None, :, :], axis=2)
+                ok[np.ix_(ch, cn)] &= dist <= c.colour_veto
         if not ok.any():
             return []
         rows, cols = linear_sum_assignment(np.where(ok, cost, 1e6))
@@ -921,6 +941,8 @@ class Tracker:
         old.last_observed_ns, old.prior_center = new.last_observed_ns, None
         if new.embedding is not None:
             old.embedding = new.embedding.copy() if old.embedding is None else 0.5 * (old.embedding + new.embedding)
+        if new.colour is not None:
+            old.colour = new.colour.copy() if old.colour is None else 0.5 * (old.colour + new.colour)
         if old.memory is None:
             old.memory = new.memory   # else the old track's memory goes on integrating from its next observation
         # The object's whole size as seen since it came back (None: not seen whole yet): it may be nearer
@@ -1038,6 +1060,8 @@ class Tracker:
                 t.state = TrackState.CONFIRMED
             if nodes.embeddings is not None:
                 t.embedding = nodes.embeddings[j].copy()
+            if nodes.colours is not None:
+                t.colour = nodes.colours[j].copy()
             if nodes.positions is not None:
                 self._update_3d(t, nodes.positions[j], float(nodes.depths[j]), 1)
             new.append(t)
