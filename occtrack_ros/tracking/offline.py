@@ -379,9 +379,8 @@ def _border_rows(tid: int, observed: list[_Row], written: set[int], image_size: 
         if whole:                                          # the object's size where it was seen whole
             wh = np.stack(whole)[:, 2:] - np.stack(whole)[:, :2]
             size = np.median(wh[:len(wh) // 2 + 1] if side < 0 else wh[-(len(wh) // 2 + 1):], axis=0)
-            if INNER_EDGE_FIT:
-                c = _inner_edge_centres(boxes, size, image_size)
-                centre, vel, _, _ = _fit(t, np.concatenate([c - size / 2, c + size / 2], 1), edge.frame, fit)
+            c = _inner_edge_centres(boxes, size, image_size)       # the velocity of the edge nothing cuts
+            centre, vel, _, _ = _fit(t, np.concatenate([c - size / 2, c + size / 2], 1), edge.frame, fit)
         prev_inside = inside_area(np.concatenate([centre - size / 2, centre + size / 2]), image_size)
         for k in range(1, max_frames + 1):
             f = edge.frame + side * k
@@ -396,9 +395,6 @@ def _border_rows(tid: int, observed: list[_Row], written: set[int], image_size: 
             if f not in written:
                 rows.append(_Row(f, tid, box, edge.conf, False, True))
     return rows
-
-
-INNER_EDGE_FIT = True
 
 
 def _inner_edge_centres(boxes: np.ndarray, size: np.ndarray, image_size: tuple[int, int],

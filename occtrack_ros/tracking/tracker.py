@@ -52,6 +52,20 @@ def amodal_measurement(pred: np.ndarray, z: np.ndarray, ratio: float) -> np.ndar
     return complete_boxes(z, pred[:, 2:4], pred, None, ratio=ratio)
 
 
+def _track_colours(tracks) -> np.ndarray:
+    """(n, 3) running chromaticities of ``tracks``, NaN for a track without one."""
+    return np.array([t.colour if t.colour is not None else np.full(3, np.nan) for t in tracks],
+                    np.float64).reshape(-1, 3)
+
+
+def _colour_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) distances between chromaticities (n, 3) and (m, 3).
+
+    NaN where either is unknown, which no ``> veto`` test takes for a difference.
+    """
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+
+
 def unit_rows(e: np.ndarray) -> np.ndarray:
     """(N, D) -> rows scaled to unit length (zero rows stay zero)."""
     e = np.asarray(e, np.float64)
@@ -583,11 +597,7 @@ class Tracker:
             gate = (gate | reid) & ~(hidden & (sim < c.reid_veto_similarity))
         if c.colour_veto > 0 and nodes.colours is not None and len(self.tracks):
             # Another colour is another object, whatever the motion and the embeddings say.
-            known = np.array([t.colour is not None for t in self.tracks])
-            if known.any():
-                tc = np.array([t.colour if t.colour is not None else np.full(3, np.nan) for t in self.tracks])
-                dist = np.linalg.norm(tc[:, None, :] - nodes.colours[None, :, :], axis=2)      # (T, N)
-                gate &= ~(known[:, None] & (dist > c.colour_veto))
+            gate &= ~(_colour_distances(_track_colours(self.tracks), nodes.colours) > c.colour_veto)
         return np.where(gate, prob, 0.0)
 
     def _learned_probability(self, graph: dict) -> np.ndarray:
@@ -866,12 +876,7 @@ class Tracker:
                     np.array([new[b].embedding for b in en])).T
                 ok[np.ix_(eh, en)] &= sim >= c.reid_veto_similarity
         if c.colour_veto > 0:
-            ch = [a for a, t in enumerate(hidden) if t.colour is not None]
-            cn = [b for b, t in enumerate(new) if t.colour is not None]
-            if ch and cn:
-                dist = np.linalg.norm(np.array([hidden[a].colour for a in ch])[:, None, :]
-                                      - np.array([new[b].colour for b in cn])[None, :, :], axis=2)
-                ok[np.ix_(ch, cn)] &= dist <= c.colour_veto
+            ok &= ~(_colour_distances(_track_colours(hidden), _track_colours(new)) > c.colour_veto)
         if not ok.any():
             return []
         rows, cols = linear_sum_assignment(np.where(ok, cost, 1e6))

@@ -101,8 +101,8 @@ class ObjectDetector:
             return self._components(host, frames, depth is not None)
         result = []
         masks = host["masks"]                                               # (T, K, H, W)
-        regions = (np.arange(masks.shape[1])[None, :, None, None] == masks.argmax(axis=1)[:, None]) & (
-            masks >= self.cfg.mask_threshold)
+        seg = masks.argmax(axis=1)                                          # (T, H, W): the label image below
+        regions = (np.arange(masks.shape[1])[None, :, None, None] == seg[:, None]) & (masks >= self.cfg.mask_threshold)
         for i in range(len(frames)):
             keep = host["scores"][i] >= self.cfg.score_threshold
             result.append(Detections(
@@ -115,7 +115,7 @@ class ObjectDetector:
                 colours=(region_colours(regions[i][keep], frames[i].image)
                          if regions.shape[2:] == frames[i].image.shape[:2] else None),
             ))
-        return result, host["masks"].argmax(axis=1).astype(np.int32)
+        return result, seg.astype(np.int32)
 
     def _components(self, host: dict, frames: list[Frame], with_depth: bool) -> tuple[list[Detections], np.ndarray]:
         """Host-side split of slot regions into connected components, one Detections per frame."""
