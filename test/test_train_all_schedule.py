@@ -133,3 +133,25 @@ def test_bags_in_folders_of_the_same_name_get_distinct_exports(tmp_path):
     assert names == {srcs[0]: "occlusion-0000_bag", srcs[1]: "occlusion-0001_bag", srcs[2]: "seq-7"}
     clash = [Path("/a/x/bag"), Path("/b/x/bag")]
     assert len(set(export_names(clash).values())) == 2
+
+
+def test_held_out_scores_are_those_of_occtrack_track(tmp_path):
+    """train all's evaluation scores the rows `occtrack track` writes (the issue's contract) and the live rows."""
+    import numpy as np
+
+    from occtrack_ros.evaluation.metrics import SequenceInput, evaluate_sequences
+    from occtrack_ros.evaluation.mot_io import read_gt
+    from occtrack_ros.models.detector.checkpoint import DEFAULT_WEIGHTS as DETECTOR_WEIGHTS
+    from occtrack_ros.tracking import DEFAULT_WEIGHTS as TRACKER_WEIGHTS
+    from occtrack_ros.training.all import evaluate_weights
+
+    seq = tmp_path / "occlusion-1004"
+    assert cli_main(["generate", "--seed", "1004", "--out", str(seq), "--frames", "40", "--quiet"]) == 0
+    m = evaluate_weights(DETECTOR_WEIGHTS["occlusion"], TRACKER_WEIGHTS, [seq])
+    res = tmp_path / "res.txt"
+    assert cli_main(["track", "--seq", str(seq), "--out", str(res), "--threads", "1"]) == 0
+    rows = np.loadtxt(res, delimiter=",", ndmin=2)
+    ref = evaluate_sequences([SequenceInput(seq.name, read_gt(seq / "gt" / "gt.txt"), rows, 40)])["combined"]
+    for key in ("HOTA", "IDF1", "MOTA", "IDSW", "TP", "FP", "occlusion_recovery"):
+        assert m["tracking"][key] == pytest.approx(ref[key]), key
+    assert m["tracking_live"]["TP"] > 0 and m["fg_ari"] > 0.5
