@@ -421,8 +421,12 @@ def _track_recorder(tracker, image_size):
     from argparse import Namespace
 
     from occtrack_ros.tracking.mot_files import MOT_STATES
-    from occtrack_ros.tracking.offline import (DEFAULT_BACKFILL, DEFAULT_INTERPOLATE_S, DEFAULT_RELINK_DETECTOR,
-                                               recorder_from_args)
+    from occtrack_ros.tracking.offline import (
+        DEFAULT_BACKFILL,
+        DEFAULT_INTERPOLATE_S,
+        DEFAULT_RELINK_DETECTOR,
+        recorder_from_args,
+    )
 
     defaults = Namespace(interpolate=DEFAULT_INTERPOLATE_S, backfill=DEFAULT_BACKFILL, relink=DEFAULT_RELINK_DETECTOR)
     return recorder_from_args(defaults, tracker.config.fps, image_size, MOT_STATES, tracker.config, appearance=True)
