@@ -49,13 +49,14 @@ RUN/detector/detector.pt is bit-identical to weights/detector_occlusion.pt, and
 RUN/depth-pose/depth_pose.pt to weights/depth_pose_occlusion.pt (checked in session 5: every tensor
 equal; the detector's chunks resume its sampling and torch random streams and follow one cosine
 schedule). The whole schedule is deterministic on CPU: two runs gave bit-identical detector,
-tracker and joint weights. RUN/joint/{detector,tracker}.pt are the opt-in
-weights/detector_occlusion_joint.pt and tracker_occlusion_joint.pt (those came from the same joint
-call run alone, with today's default detector lr 2e-5). weights/tracker_occlusion.pt was trained by
-`occtrack train tracker` on a detector stand-in (corrupted ground-truth boxes without identities);
-RUN/tracker/checkpoint.pt, trained on the detector's own output, is within about one IDF1 point of
-it on tuning seeds (weights/tracker.md). The joint stage's ablation and the wall times are in
-README.md.
+tracker and joint weights. Session 26 checked the detector again at that code: every model
+tensor equal (the files differ in metadata: data paths, timings). RUN/joint/{detector,tracker}.pt
+of that run are the opt-in weights/detector_occlusion_joint.pt and tracker_occlusion_joint.pt.
+weights/tracker_occlusion.pt was trained by `occtrack train tracker` on a detector stand-in
+(corrupted ground-truth boxes without identities). RUN/tracker/checkpoint.pt, trained on the
+detector's own output, tracks as well behind the detector on tuning seeds. It tracks 0.5-1.0 IDF1
+worse on boxes only (weights/tracker.md, session 26). The joint stage's ablation and the wall times
+are in README.md.
 """
 from __future__ import annotations
 
