@@ -167,3 +167,25 @@ def test_dict_overrides_keep_the_stored_knobs_of_the_weights():
 
     with pytest.raises(ValueError, match="network shape"):
         make_tracker({"gnn": {"hidden": stored.gnn.hidden + 1}}, "default")
+
+
+def test_offline_teacher_labels_one_object_through_a_gap_the_live_tracker_and_motion_teacher_cut():
+    """The offline rows (re-linked from both sides of the gap) teach one identity where the others see two."""
+    from occtrack_ros.tracking.self_supervision import offline_pseudo_tracklets
+
+    hidden = range(20, 35)
+    frames = [Detections(boxes=np.array([] if f in hidden else [[100 + 4 * f, 200, 130 + 4 * f, 240]],
+                                        np.float32).reshape(-1, 4), scores=np.ones(0 if f in hidden else 1))
+              for f in range(60)]
+    config = TrackerConfig(fps=10.0, max_occluded_frames=5)    # the live track is lost inside the gap
+    live = make_tracker(config)
+    live_ids = {t.track_id for f, d in enumerate(frames)
+                for t in live.step(d, Frame(image=np.zeros((0, 0, 3), np.uint8), stamp_ns=int(f * 1e8), index=f)).tracks
+                if t.detection_index >= 0}
+    assert len(live_ids) == 2, live_ids
+    motion = {int(q) for p in pseudo_tracklets(frames, fps=10.0) for q in p if q >= 0}
+    assert len(motion) == 2, motion
+    offline = offline_pseudo_tracklets(frames, make_tracker(config), (640, 480))
+    assert all(len(p) == len(d) for p, d in zip(offline, frames))
+    labels = {int(q) for p in offline for q in p}
+    assert len(labels) == 1 and -1 not in labels, labels

@@ -67,6 +67,7 @@ class _Row:
     occluded: np.ndarray | None = None   # (2, 2) bool [axis][low, high edge]: a nearer surface borders the
     #                                      detection there (tracker.occluder_sides), None without a depth map
     colour: np.ndarray | None = None     # (3,) mean chromaticity of the associated detection (Detections.colours)
+    detection: int = -1                  # index of the associated detection in its frame (-1: none)
 
 
 def _smoothed(rows: list[_Row], window: int, image_size: tuple[int, int] | None) -> list[_Row]:
@@ -161,7 +162,8 @@ class OfflineRecorder:
                    if colours is not None and t.detection_index >= 0 else None)
             self._rows.append(_Row(frame_index, t.track_id, np.asarray(t.box, np.float64).copy(),
                                    float(t.existence_probability), t.detection_index >= 0,
-                                   row_written(t, self.image_size, self.states), emb, depth, occ, col))
+                                   row_written(t, self.image_size, self.states), emb, depth, occ, col,
+                                   int(t.detection_index)))
         for ended, survivor in out.merged:
             self._parent[ended] = survivor
 
@@ -172,8 +174,8 @@ class OfflineRecorder:
             i = self._parent[i]
         return i
 
-    def rows(self) -> np.ndarray:
-        """(N, 7) float rows: frame (1-based), id, x, y, w, h, conf; sorted by frame, then id."""
+    def _tracks(self) -> tuple[dict[int, dict[int, _Row]], set[int]]:
+        """``({track id: {frame: row}}, written ids)``: merged tracks under their survivor, re-linked, repaired."""
         by_id: dict[int, dict[int, _Row]] = defaultdict(dict)
         reported: set[int] = set()
         for r in (_smoothed(self._rows, self.smooth_frames, self.image_size) if self.smooth_frames else self._rows):
@@ -188,6 +190,23 @@ class OfflineRecorder:
             by_id, reported = _relinked(by_id, reported, self.relink, self.view_size or self.image_size)
         if self.merge_ratio > 0:
             by_id = _merges_unobserved(by_id, reported, self.merge_ratio, self.backfill)
+        return by_id, reported
+
+    def detection_ids(self) -> dict[tuple[int, int], int]:
+        """``{(0-based frame, detection index): track id}`` of the detections the written tracks observed.
+
+        The offline identities of the detections (after backfill merges and re-linking), as ``rows()``
+        writes them; detections of two objects taken as one (``merge_ratio``) are left out. A training
+        signal: the offline tracker, which sees both sides of every gap, teaches the live one
+        (``occtrack train tracker --teacher offline``).
+        """
+        by_id, reported = self._tracks()
+        return {(f, r.detection): tid for tid in reported for f, r in by_id[tid].items()
+                if r.observed and r.detection >= 0}
+
+    def rows(self) -> np.ndarray:
+        """(N, 7) float rows: frame (1-based), id, x, y, w, h, conf; sorted by frame, then id."""
+        by_id, reported = self._tracks()
         out: list[_Row] = []
         for tid in sorted(reported):
             frames = by_id[tid]
@@ -665,3 +684,12 @@ def recorder_from_args(args, fps: float, image_size, states, config: TrackerConf
                            occluder_completion=config.offline_occluder_completion,
                            merge_ratio=config.offline_merge_ratio, lead_frames=config.offline_lead_frames,
                            smooth_frames=config.offline_smooth_frames)
+
+
+def default_recorder(config: TrackerConfig, image_size, appearance: bool = True) -> OfflineRecorder:
+    """The ``OfflineRecorder`` of ``occtrack track`` (``appearance``) or ``occtrack track-dets`` at their defaults."""
+    from argparse import Namespace
+
+    defaults = Namespace(interpolate=DEFAULT_INTERPOLATE_S, backfill=DEFAULT_BACKFILL,
+                         relink=DEFAULT_RELINK_DETECTOR if appearance else DEFAULT_RELINK_BOXES_ONLY)
+    return recorder_from_args(defaults, config.fps, image_size, MOT_STATES, config, appearance=appearance)

@@ -70,6 +70,32 @@ def pseudo_tracklets(frames: list[Detections], fps: float, min_iou: float = 0.5,
     return [np.where((p >= 0) & (counts[p.clip(min=0)] >= min_len), p, -1) for p in ids]
 
 
+def offline_pseudo_tracklets(frames: list[Detections], tracker: Tracker, image_size: tuple[int, int],
+                             poses: dict[int, np.ndarray] | None = None, intrinsics=None,
+                             min_len: int = 5) -> list[np.ndarray]:
+    """Per frame, (N,) offline track id of each detection (-1 = none): the offline tracker as teacher.
+
+    ``tracker`` (a ready ``Tracker``, e.g. the one trained on the motion teacher's pseudo-tracklets)
+    runs over the detections and ``occtrack track``'s offline rows (backfill, re-linking from both
+    sides of each gap with appearance and colour) give each detection the identity of its track.
+    Unlike the confident short-term links, these chains run through real occlusions and out of the
+    view and back, so the live tracker learns to re-associate after them. Still no labels: the
+    teacher sees detections only. Chains with fewer than ``min_len`` detections are unlabeled (-1).
+    """
+    from occtrack_ros.tracking.offline import default_recorder
+
+    blank = np.zeros((0, 0, 3), np.uint8)
+    rec = default_recorder(tracker.config, image_size, appearance=True)
+    for f, dets in enumerate(frames):
+        frame = Frame(image=blank, stamp_ns=int(round(f * 1e9 / tracker.config.fps)), index=f, intrinsics=intrinsics,
+                      T_world_cam=(poses or {}).get(f))
+        rec.add(f, tracker.step(dets, frame), dets.embeddings, dets.depths, None, dets.colours)
+    ids = rec.detection_ids()
+    out = [np.array([ids.get((f, j), -1) for j in range(len(d))], np.int64) for f, d in enumerate(frames)]
+    counts = np.bincount(np.concatenate(out + [np.zeros(0, np.int64)]).clip(min=0))
+    return [np.where((p >= 0) & (counts[p.clip(min=0)] >= min_len), p, -1) for p in out]
+
+
 def hide_spans(pids: list[np.ndarray], rng: np.random.Generator, max_hide: int, fraction: float) -> list[np.ndarray]:
     """Per frame, (N,) keep mask after hiding a random span inside ``fraction`` of the tracklets."""
     frames_of: dict[int, list[int]] = {}

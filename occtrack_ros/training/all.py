@@ -382,6 +382,7 @@ def _track_source(detector, tracker, frames, seq, first: int, aris: list, recon:
 
     from occtrack_ros.models.detector.scoring import fg_ari
     from occtrack_ros.tracking.mot_files import result_rows
+    from occtrack_ros.tracking.offline import default_recorder
     from occtrack_ros.tracking.tracker import detection_occluder_sides
 
     rows, lengths, n_dets = [], {}, 0
@@ -401,7 +402,7 @@ def _track_source(detector, tracker, frames, seq, first: int, aris: list, recon:
             rows.extend(result_rows(frame.index - first, out.tracks, size))
             if offline is not None:
                 if rec is None:
-                    rec = _track_recorder(tracker, size)
+                    rec = default_recorder(tracker.config, size)
                 rec.add(frame.index - first, out, det.embeddings, det.depths,
                         detection_occluder_sides(det.boxes, det.depths, frame.depth,
                                                  tracker.config.occluder_depth_ratio), det.colours)
@@ -415,22 +416,6 @@ def _track_source(detector, tracker, frames, seq, first: int, aris: list, recon:
                 with torch.no_grad():
                     x = detector.preprocess(torch.from_numpy(np.array(frame.image[None])).to(detector.device))
                     recon.append(float(detector.model.loss(detector.model(x[None]))))
-
-
-def _track_recorder(tracker, image_size):
-    """The ``OfflineRecorder`` of ``occtrack track`` at its default options, for this tracker's config."""
-    from argparse import Namespace
-
-    from occtrack_ros.tracking.mot_files import MOT_STATES
-    from occtrack_ros.tracking.offline import (
-        DEFAULT_BACKFILL,
-        DEFAULT_INTERPOLATE_S,
-        DEFAULT_RELINK_DETECTOR,
-        recorder_from_args,
-    )
-
-    defaults = Namespace(interpolate=DEFAULT_INTERPOLATE_S, backfill=DEFAULT_BACKFILL, relink=DEFAULT_RELINK_DETECTOR)
-    return recorder_from_args(defaults, tracker.config.fps, image_size, MOT_STATES, tracker.config, appearance=True)
 
 
 def evaluate_weights(detector_path: Path, tracker_path: Path, dirs: list[Path], start_frac: float = 0.0,

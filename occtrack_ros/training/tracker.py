@@ -26,6 +26,14 @@ def add_arguments(p) -> None:
     p.add_argument("--replays", type=int, default=2, help="replays per sequence with different hidden spans")
     p.add_argument("--detector", default=None,
                    help="detector weights ('default' = shipped): train on its detections instead of corrupted gt")
+    p.add_argument("--teacher", choices=("motion", "offline"), default="motion",
+                   help="where the pseudo-tracklets come from: confident short-term links of the motion-only "
+                        "tracker (motion), or the offline rows of a trained tracker, which link detections through "
+                        "real occlusions from both sides of each gap (offline; needs --teacher-weights)")
+    p.add_argument("--teacher-weights", default=None,
+                   help="with --teacher offline: the teacher tracker's weights (e.g. a first run's checkpoint.pt; "
+                        "'default' = shipped)")
+    p.add_argument("--init", default=None, help="start from these GNN weights instead of a fresh GNN")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--device", default="cpu")
@@ -81,14 +89,33 @@ def load_training_detections(seq_dir, detector=None):
     return frames, info["fps"], (info["width"], info["height"])
 
 
-def build_samples(frames, fps, image_size, rng, history, max_hide, hide_fraction, embed_dim=0):
+def teacher_camera(seq_dir) -> dict:
+    """``poses`` and ``intrinsics`` of a sequence directory (poses.txt, camera.json) for the offline teacher."""
+    import json
+    from pathlib import Path
+
+    from occtrack_ros.tracking.poses import read_poses
+    from occtrack_ros.types import CameraIntrinsics
+
+    seq_dir, out = Path(seq_dir), {}
+    if (seq_dir / "poses.txt").is_file():
+        out["poses"] = read_poses(seq_dir / "poses.txt")
+    if (seq_dir / "camera.json").is_file():
+        c = json.loads((seq_dir / "camera.json").read_text())
+        out["intrinsics"] = CameraIntrinsics(**{k: c[k] for k in ("fx", "fy", "cx", "cy", "width", "height")})
+    return out
+
+
+def build_samples(frames, fps, image_size, rng, history, max_hide, hide_fraction, embed_dim=0, pids=None):
+    """Teacher-forced samples of one replay; ``pids``: per-frame pseudo-tracklet ids (default: the motion teacher's)."""
     import numpy as np
 
     from occtrack_ros.tracking.config import TrackerConfig
     from occtrack_ros.tracking.self_supervision import TeacherForcedTracker, hide_spans, pseudo_tracklets
     from occtrack_ros.types import Frame
 
-    pids = pseudo_tracklets(frames, fps)
+    if pids is None:
+        pids = pseudo_tracklets(frames, fps)
     keep = (hide_spans(pids, rng, max_hide, hide_fraction) if hide_fraction > 0
             else [np.ones(len(p), bool) for p in pids])
     teacher = TeacherForcedTracker(TrackerConfig(fps=fps), history=history, embed_dim=embed_dim)
@@ -144,7 +171,11 @@ def run(args) -> int:
         from occtrack_ros.models.detector import load_detector
 
         detector = load_detector(None if args.detector == "default" else args.detector, device=args.device)
+    if args.teacher == "offline" and not args.teacher_weights:
+        raise SystemExit("occtrack train tracker: --teacher offline needs --teacher-weights")
     model = SceneGraphGNN(gnn_cfg)
+    if args.init:
+        model, _ = load_tracker_checkpoint(args.init, expected=gnn_cfg)
     if args.resume:
         model, _ = load_tracker_checkpoint(args.resume, expected=gnn_cfg)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -152,12 +183,24 @@ def run(args) -> int:
     seqs = []
     for d in tqdm(args.data, desc="detections"):
         seqs.append(load_training_detections(d, detector))
+    teacher_pids = [None] * len(seqs)
+    if args.teacher == "offline":
+        from occtrack_ros.pipeline import SLOT_DETECTOR_TRACKER_OVERRIDES
+        from occtrack_ros.tracking import make_tracker
+        from occtrack_ros.tracking.self_supervision import offline_pseudo_tracklets
+
+        overrides = dict(SLOT_DETECTOR_TRACKER_OVERRIDES) if detector is not None else None
+        for k, (d, (frames, fps, size)) in enumerate(tqdm(list(zip(args.data, seqs)), desc="offline teacher")):
+            teacher = make_tracker(overrides, args.teacher_weights)
+            teacher.config.fps = fps
+            teacher_pids[k] = offline_pseudo_tracklets(frames, teacher, size, **teacher_camera(d))
     history = []
     for epoch in range(args.epochs):
         samples = []
-        for frames, fps, size in seqs:
+        for (frames, fps, size), pids in zip(seqs, teacher_pids):
             for _ in range(args.replays):
-                samples += build_samples(frames, fps, size, rng, gnn_cfg.history, args.max_hide, args.hide_fraction)
+                samples += build_samples(frames, fps, size, rng, gnn_cfg.history, args.max_hide, args.hide_fraction,
+                                         pids=pids)
         order = rng.permutation(len(samples))
         model.train()
         total, count = 0.0, 0
@@ -175,7 +218,8 @@ def run(args) -> int:
         print(f"epoch {epoch + 1}: loss {history[-1]:.4f} over {len(samples)} frames ({time.time() - t0:.0f} s)")
         save_tracker(out / "checkpoint.pt", model, config,
                      extra={"git": _git_rev(), "epoch": epoch + 1, "loss": history,
-                            "signals": {"pseudo_tracklets": True, "simulated_occlusion": args.hide_fraction > 0,
+                            "signals": {"pseudo_tracklets": args.teacher, "teacher_weights": args.teacher_weights,
+                                        "simulated_occlusion": args.hide_fraction > 0,
                                         "max_hide": args.max_hide, "teacher_forced_replay": True},
                             "data": [str(d) for d in args.data], "detector": args.detector})
     _plot(history, out / "loss.png")
