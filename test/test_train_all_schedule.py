@@ -155,3 +155,23 @@ def test_held_out_scores_are_those_of_occtrack_track(tmp_path):
     for key in ("HOTA", "IDF1", "MOTA", "IDSW", "TP", "FP", "occlusion_recovery"):
         assert m["tracking"][key] == pytest.approx(ref[key]), key
     assert m["tracking_live"]["TP"] > 0 and m["fg_ari"] > 0.5
+
+
+def test_offline_teacher_round_feeds_the_bundle(tmp_path):
+    """--tracker-teacher offline: a second tracker round learns from the first one's offline rows; it is bundled."""
+    import torch
+
+    from occtrack_ros.training.all import OFFLINE_TEACHER_DIR
+    from occtrack_ros.training.bundle import load_bundle
+
+    seq = tmp_path / "data" / "occ-6"
+    assert cli_main(["generate", "--seed", "6", "--out", str(seq), "--frames", "40", "--quiet"]) == 0
+    run = tmp_path / "run"
+    assert cli_main(["train", "all", "--data", str(seq), "--out", str(run), "--holdout", "0", "--stages", "tracker",
+                     "--init-detector", "default", "--tracker-teacher", "offline", "--tracker-epochs", "1",
+                     "--threads", "1", "--no-eval"]) == 0
+    second = run / OFFLINE_TEACHER_DIR / "checkpoint.pt"
+    extra = torch.load(second, map_location="cpu", weights_only=False)["extra"]
+    assert extra["signals"]["pseudo_tracklets"] == "offline"
+    assert extra["signals"]["teacher_weights"] == str(run / "tracker" / "checkpoint.pt")
+    assert load_bundle(run / "bundle")["files"]["tracker"].read_bytes() == second.read_bytes()

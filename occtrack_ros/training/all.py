@@ -7,6 +7,7 @@ Stages, in order (``--stages`` picks a subset; ``--resume`` skips the finished o
     detector    slot detector (occtrack train detector), run in chunks of --detector-chunk steps until
                 the smoothed reconstruction loss plateaus (relative gain < --plateau-rel) or --detector-steps
     tracker     association GNN on the frozen detector's detections (occtrack train tracker --detector);
+                with --tracker-teacher offline a second round learns from the first one's offline rows;
                 sources it cannot read (bags, sequences without a training seed) go through
                 `occtrack train joint --freeze-detector` instead, the same GNN loss on the same detections
     joint       detector + scene graph + GNN fine-tuned together (occtrack train joint)
@@ -71,6 +72,7 @@ STAGE = "all"
 HELP = "run the whole schedule (depth-pose, detector, tracker, joint) into one run dir and bundle"
 DESCRIPTION = __doc__
 STAGES = ("depth-pose", "detector", "tracker", "joint")
+OFFLINE_TEACHER_DIR = "tracker-offline"   # the tracker stage's second round (--tracker-teacher offline)
 
 
 def add_arguments(p) -> None:
@@ -113,6 +115,11 @@ def add_arguments(p) -> None:
     s.add_argument("--tracker-steps", type=int, default=200,
                    help="tracker pretraining steps through the joint stage's frozen-detector path (bags)")
     s.add_argument("--tracker-args", default="", help="extra options for the tracker stage")
+    s.add_argument("--tracker-teacher", choices=("motion", "offline"), default="motion",
+                   help="offline: after the tracker stage (pseudo-tracklets from the motion-only tracker), train the "
+                        "GNN again on the offline rows of the first one, whose identities run through real "
+                        "occlusions (occtrack train tracker --teacher offline; sequence directories only). Tuning "
+                        "seeds 30-69: the node's live rows IDF1 82.3 -> 83.4 (weights/tracker.md, session 26)")
     s.add_argument("--joint-steps", type=int, default=300, help="joint fine-tuning steps")
     s.add_argument("--joint-args", default="", help="extra options for the joint stage, e.g. '--w-gnn 0.1'")
     r = p.add_argument_group("run")
@@ -603,7 +610,17 @@ def schedule(args) -> int:
                         "--epochs", str(args.tracker_epochs), *_common(args), *_split_extra(args.tracker_args)]
                 rc = call_stage(tracker_stage, argv)
                 trk_path = out / "checkpoint.pt"
+                if rc == 0 and args.tracker_teacher == "offline":
+                    # Second round: the first GNN's offline rows are the teacher (label-free self-training).
+                    second = run.stage_dir(OFFLINE_TEACHER_DIR)
+                    argv = ["--data", *map(str, train_dirs), "--out", str(second), "--detector", str(det_in),
+                            "--epochs", str(args.tracker_epochs), "--teacher", "offline", "--teacher-weights",
+                            str(trk_path), *_common(args), *_split_extra(args.tracker_args)]
+                    rc = call_stage(tracker_stage, argv)
+                    trk_path = second / "checkpoint.pt"
             else:
+                if args.tracker_teacher == "offline":
+                    print("[tracker] --tracker-teacher offline needs sequence directories; the motion teacher only")
                 print(f"[tracker] the tracker stage cannot read this data ({why}); pretraining the GNN through "
                       "`occtrack train joint --freeze-detector` on the same detections instead")
                 argv = ["--data", *map(str, train_dirs), "--detector", str(det_in), "--out", str(out),
@@ -649,7 +666,8 @@ def schedule(args) -> int:
     det_final = _latest(run, ["joint/detector.pt", "detector/detector.pt"])
     if det_final is None and args.init_detector:
         det_final = _require_detector(args, det_path)
-    trk_final = _latest(run, ["joint/tracker.pt", "tracker/tracker.pt", "tracker/checkpoint.pt"])
+    trk_final = _latest(run, ["joint/tracker.pt", f"{OFFLINE_TEACHER_DIR}/checkpoint.pt", "tracker/tracker.pt",
+                              "tracker/checkpoint.pt"])
     if trk_final is None:
         trk_final = _tracker_input(args, run, None)
     if det_final is None or trk_final is None:
@@ -675,7 +693,8 @@ def schedule(args) -> int:
     pre_det = _latest(run, ["detector/detector.pt"])
     if pre_det is None and args.init_detector:
         pre_det = _require_detector(args, det_path)
-    pre_trk = _latest(run, ["tracker/tracker.pt", "tracker/checkpoint.pt"]) or _tracker_input(args, run, None)
+    pre_trk = (_latest(run, [f"{OFFLINE_TEACHER_DIR}/checkpoint.pt", "tracker/tracker.pt", "tracker/checkpoint.pt"])
+               or _tracker_input(args, run, None))
     if args.compare and det_final != pre_det and pre_det is not None and pre_trk is not None:
         variants.append(("stages_only", pre_det, pre_trk))
     for name, dirs, start in eval_sets:
@@ -724,7 +743,7 @@ def _tracker_input(args, run, trk_path: Path | None) -> Path | None:
 
     if trk_path is not None and trk_path.is_file():
         return trk_path
-    found = _latest(run, ["tracker/tracker.pt", "tracker/checkpoint.pt"])
+    found = _latest(run, [f"{OFFLINE_TEACHER_DIR}/checkpoint.pt", "tracker/tracker.pt", "tracker/checkpoint.pt"])
     if found is not None:
         return found
     if args.init_tracker:
