@@ -85,7 +85,8 @@ def offline_pseudo_tracklets(frames: list[Detections], tracker: Tracker, image_s
     from occtrack_ros.tracking.offline import default_recorder
 
     blank = np.zeros((0, 0, 3), np.uint8)
-    rec = default_recorder(tracker.config, image_size, appearance=True)
+    # Detector output carries embeddings (re-link with appearance and colour); public boxes do not.
+    rec = default_recorder(tracker.config, image_size, appearance=any(d.embeddings is not None for d in frames))
     for f, dets in enumerate(frames):
         frame = Frame(image=blank, stamp_ns=int(round(f * 1e9 / tracker.config.fps)), index=f, intrinsics=intrinsics,
                       T_world_cam=(poses or {}).get(f))
