@@ -33,7 +33,6 @@ def add_arguments(p) -> None:
     p.add_argument("--teacher-weights", default=None,
                    help="with --teacher offline: the teacher tracker's weights (e.g. a first run's checkpoint.pt; "
                         "'default' = shipped)")
-    p.add_argument("--init", default=None, help="start from these GNN weights instead of a fresh GNN")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--device", default="cpu")
@@ -174,8 +173,6 @@ def run(args) -> int:
     if args.teacher == "offline" and not args.teacher_weights:
         raise SystemExit("occtrack train tracker: --teacher offline needs --teacher-weights")
     model = SceneGraphGNN(gnn_cfg)
-    if args.init:
-        model, _ = load_tracker_checkpoint(args.init, expected=gnn_cfg)
     if args.resume:
         model, _ = load_tracker_checkpoint(args.resume, expected=gnn_cfg)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
