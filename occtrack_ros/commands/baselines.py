@@ -149,17 +149,14 @@ def _generate(preset: str, seeds: list[int], root, regenerate: bool) -> list:
 
 def _camera(seq_dir, notes: list) -> dict:
     """Intrinsics (camera.json) and poses (poses.txt) of a sequence directory, for 'ours'."""
-    import json
-
-    from occtrack_ros.types import CameraIntrinsics
+    from occtrack_ros.data.sequence import read_intrinsics
 
     out = {}
     if seq_dir is None:
         return out
     cam = seq_dir / "camera.json"
     if cam.is_file():
-        c = json.loads(cam.read_text())
-        out["intrinsics"] = CameraIntrinsics(**{k: c[k] for k in ("fx", "fy", "cx", "cy", "width", "height")})
+        out["intrinsics"] = read_intrinsics(cam)
     if (seq_dir / "poses.txt").is_file():
         from occtrack_ros.tracking.poses import read_poses
 

@@ -90,18 +90,16 @@ def load_training_detections(seq_dir, detector=None):
 
 def teacher_camera(seq_dir) -> dict:
     """``poses`` and ``intrinsics`` of a sequence directory (poses.txt, camera.json) for the offline teacher."""
-    import json
     from pathlib import Path
 
+    from occtrack_ros.data.sequence import read_intrinsics
     from occtrack_ros.tracking.poses import read_poses
-    from occtrack_ros.types import CameraIntrinsics
 
     seq_dir, out = Path(seq_dir), {}
     if (seq_dir / "poses.txt").is_file():
         out["poses"] = read_poses(seq_dir / "poses.txt")
     if (seq_dir / "camera.json").is_file():
-        c = json.loads((seq_dir / "camera.json").read_text())
-        out["intrinsics"] = CameraIntrinsics(**{k: c[k] for k in ("fx", "fy", "cx", "cy", "width", "height")})
+        out["intrinsics"] = read_intrinsics(seq_dir / "camera.json")
     return out
 
 
