@@ -66,7 +66,12 @@ def pseudo_tracklets(frames: list[Detections], fps: float, min_iou: float = 0.5,
                 next_chain += 1
             pid[j] = chain_of_track[t.track_id]
         ids.append(pid)
-    counts = np.bincount(np.concatenate(ids + [np.zeros(0, np.int64)]).clip(min=0), minlength=next_chain)
+    return _without_short_chains(ids, min_len)
+
+
+def _without_short_chains(ids: list[np.ndarray], min_len: int) -> list[np.ndarray]:
+    """Per-frame chain ids with the chains of fewer than ``min_len`` detections set to -1 (unlabeled)."""
+    counts = np.bincount(np.concatenate(ids + [np.zeros(0, np.int64)]).clip(min=0))
     return [np.where((p >= 0) & (counts[p.clip(min=0)] >= min_len), p, -1) for p in ids]
 
 
@@ -92,9 +97,8 @@ def offline_pseudo_tracklets(frames: list[Detections], tracker: Tracker, image_s
                       T_world_cam=(poses or {}).get(f))
         rec.add(f, tracker.step(dets, frame), dets.embeddings, dets.depths, None, dets.colours)
     ids = rec.detection_ids()
-    out = [np.array([ids.get((f, j), -1) for j in range(len(d))], np.int64) for f, d in enumerate(frames)]
-    counts = np.bincount(np.concatenate(out + [np.zeros(0, np.int64)]).clip(min=0))
-    return [np.where((p >= 0) & (counts[p.clip(min=0)] >= min_len), p, -1) for p in out]
+    return _without_short_chains([np.array([ids.get((f, j), -1) for j in range(len(d))], np.int64)
+                                  for f, d in enumerate(frames)], min_len)
 
 
 def hide_spans(pids: list[np.ndarray], rng: np.random.Generator, max_hide: int, fraction: float) -> list[np.ndarray]:

@@ -178,17 +178,22 @@ def run(args) -> int:
     seqs = []
     for d in tqdm(args.data, desc="detections"):
         seqs.append(load_training_detections(d, detector))
-    teacher_pids = [None] * len(seqs)
-    if args.teacher == "offline":
+    # Pseudo-tracklets depend on the detections only: computed once per sequence, not per replay and epoch.
+    if args.teacher == "motion":
+        from occtrack_ros.tracking.self_supervision import pseudo_tracklets
+
+        teacher_pids = [pseudo_tracklets(frames, fps) for frames, fps, _ in seqs]
+    else:
         from occtrack_ros.pipeline import SLOT_DETECTOR_TRACKER_OVERRIDES
         from occtrack_ros.tracking import make_tracker
         from occtrack_ros.tracking.self_supervision import offline_pseudo_tracklets
 
         overrides = dict(SLOT_DETECTOR_TRACKER_OVERRIDES) if detector is not None else None
-        for k, (d, (frames, fps, size)) in enumerate(tqdm(list(zip(args.data, seqs)), desc="offline teacher")):
+        teacher_pids = []
+        for d, (frames, fps, size) in tqdm(list(zip(args.data, seqs)), desc="offline teacher"):
             teacher = make_tracker(overrides, args.teacher_weights)
             teacher.config.fps = fps
-            teacher_pids[k] = offline_pseudo_tracklets(frames, teacher, size, **teacher_camera(d))
+            teacher_pids.append(offline_pseudo_tracklets(frames, teacher, size, **teacher_camera(d)))
     history = []
     for epoch in range(args.epochs):
         samples = []
