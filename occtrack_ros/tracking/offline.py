@@ -307,12 +307,13 @@ def _relinked(by_id: dict[int, dict[int, _Row]], reported: set[int], cfg: Relink
         first = 0                                                    # index of the run's first observation
         for k, (run, stop) in enumerate(zip(runs, bounds)):
             lo = -np.inf if k == 0 else int(run[0])
-            boxes, first = obs_boxes[first:first + len(run)], first + len(run)
+            boxes = obs_boxes[first:first + len(run)]
+            cols = obs_colours[first:first + len(run)]
+            cols, first = cols[~np.isnan(cols).any(axis=1)], first + len(run)
             embs = [frames[int(f)].embedding for f in run if frames[int(f)].embedding is not None]
-            cols = [frames[int(f)].colour for f in run if frames[int(f)].colour is not None]
             tracklets.append(Tracklet(run, boxes, root, k, touches_border(boxes[0], view_size),
                                       touches_border(boxes[-1], view_size), _mean_direction(embs),
-                                      np.median(np.stack(cols), axis=0) if cols else None))
+                                      np.median(cols, axis=0) if len(cols) else None))
             owned.append({f: r for f, r in frames.items() if lo <= f and (stop is None or f < stop)})
     chains = relink(tracklets, cfg)
     out, new_reported = dict(untouched), reported & set(untouched)
